@@ -1,0 +1,19 @@
+"""imbalml: imbalanced multi-label and multi-attribute classification for PyTorch."""
+
+from imbalml import functional
+from imbalml.groups import AttributeGroups
+from imbalml.heads import GroupedSoftmaxHead
+from imbalml.metrics import GroupAccuracy, GroupConfusionMatrix, MeanClassAccuracy, PerClassAccuracy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttributeGroups",
+    "GroupAccuracy",
+    "GroupConfusionMatrix",
+    "GroupedSoftmaxHead",
+    "MeanClassAccuracy",
+    "PerClassAccuracy",
+    "__version__",
+    "functional",
+]

@@ -1,0 +1,253 @@
+"""Per-attribute and per-group accuracy from one set of per-group confusion counts.
+
+Every metric here is derived from the same flat vector of confusion counts (one ``K_g x K_g``
+block per group, rows = true attribute, columns = predicted attribute, as in scikit-learn), so
+accumulating counts batch by batch and computing once gives exactly the one-shot result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from imbalml._validation import (
+    as_tensor,
+    check_choice,
+    check_groups,
+    check_hard_target,
+    check_scores,
+)
+from imbalml.groups import AttributeGroups
+
+__all__ = [
+    "confusion_matrices",
+    "group_accuracy",
+    "mean_class_accuracy",
+    "per_class_accuracy",
+]
+
+
+def _result_dtype(device: torch.device) -> torch.dtype:
+    # Ratios of integer counts: float64 reproduces scikit-learn to the last digit. MPS has no
+    # float64, so fall back to float32 there.
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torch.Tensor:
+    """Turn ``(N, G)`` indices or ``(N, C)`` scores into ``(N, G)`` long indices."""
+    preds = as_tensor(preds, "preds")
+    if preds.is_floating_point():
+        if preds.ndim != 2 or preds.shape[1] != groups.num_attributes:
+            raise ValueError(
+                f"Expected `preds` as (N, C) = ({num_samples}, {groups.num_attributes}) float scores "
+                f"or (N, G) = ({num_samples}, {groups.num_groups}) integer indices, "
+                f"but got float {tuple(preds.shape)}."
+            )
+        check_scores(preds, groups, "preds", finite=False)
+        if preds.shape[0] != num_samples:
+            raise ValueError(
+                f"Expected `preds` and `target` to have the same number of samples, "
+                f"but got {preds.shape[0]} and {num_samples}."
+            )
+        return groups.argmax(preds)
+    if preds.ndim == 2 and preds.shape[1] == groups.num_attributes and preds.dtype != torch.bool:
+        raise TypeError(
+            f"Expected `preds` of shape (N, C) = ({num_samples}, {groups.num_attributes}) to hold "
+            f"float scores, but got dtype {preds.dtype}."
+        )
+    check_hard_target(preds, groups, "preds", ignore_index=-(2**62), num_samples=num_samples)
+    return preds.long()
+
+
+def _confusion_layout(
+    groups: AttributeGroups, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    sizes = torch.tensor(groups.sizes, dtype=torch.long, device=device)
+    squares = sizes * sizes
+    starts = torch.cumsum(squares, 0) - squares
+    return sizes, starts, int(squares.sum())
+
+
+def confusion_counts(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups,
+    *,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
+    """Flat per-group confusion counts: the state every metric here reduces.
+
+    Returns a long tensor of length ``sum(K_g ** 2)``: group ``g``'s ``K_g x K_g`` block
+    (row = true, column = predicted), flattened row-major, after the blocks of groups ``< g``.
+    Samples whose target in a group is ``ignore_index`` are not counted in that group.
+    """
+    check_groups(groups)
+    target = as_tensor(target, "target")
+    if validate_args:
+        target = check_hard_target(target, groups, "target", ignore_index=ignore_index)
+    n = target.shape[0]
+    p = _pred_indices(preds, groups, n) if validate_args else _fast_indices(preds, groups)
+    p = p.to(target.device)
+    t = target.long()
+    sizes, starts, total = _confusion_layout(groups, t.device)
+    valid = t != ignore_index
+    flat = (starts + t * sizes + p)[valid]
+    if flat.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return (flat.unsqueeze(1) == torch.arange(total, device=flat.device)).sum(0)
+    return torch.bincount(flat, minlength=total)
+
+
+def _fast_indices(preds: Any, groups: AttributeGroups) -> torch.Tensor:
+    preds = as_tensor(preds, "preds")
+    return groups.argmax(preds) if preds.is_floating_point() else preds.long()
+
+
+def split_confusion(counts: torch.Tensor, groups: AttributeGroups) -> tuple[torch.Tensor, ...]:
+    """Split flat counts from :func:`confusion_counts` into one ``(K_g, K_g)`` matrix per group."""
+    blocks = torch.split(counts, [k * k for k in groups.sizes])
+    return tuple(b.reshape(k, k) for b, k in zip(blocks, groups.sizes))
+
+
+def per_class_from_counts(counts: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
+    """Recall of each attribute inside its group, ``(C,)``, NaN where the attribute has no sample."""
+    dtype = _result_dtype(counts.device)
+    mats = split_confusion(counts, groups)
+    correct = torch.cat([m.diagonal() for m in mats]).to(dtype)
+    support = torch.cat([m.sum(1) for m in mats]).to(dtype)
+    return correct / support  # 0 / 0 -> nan
+
+
+def group_accuracy_from_counts(counts: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
+    """Plain accuracy in each group, ``(G,)``, NaN for a group without labelled sample."""
+    dtype = _result_dtype(counts.device)
+    mats = split_confusion(counts, groups)
+    correct = torch.stack([m.diagonal().sum() for m in mats]).to(dtype)
+    total = torch.stack([m.sum() for m in mats]).to(dtype)
+    return correct / total
+
+
+def confusion_matrices(
+    preds: Any, target: Any, groups: AttributeGroups, *, ignore_index: int = -100
+) -> tuple[torch.Tensor, ...]:
+    """One confusion matrix per group (rows: true attribute, columns: predicted attribute).
+
+    Args:
+        preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (argmax per group).
+        target: ``(N, G)`` true indices, ``ignore_index`` for a missing label.
+        groups: The label layout.
+        ignore_index: Label value that is not counted.
+
+    Returns:
+        ``G`` long tensors, the ``g``-th of shape ``(K_g, K_g)``; equal to
+        ``sklearn.metrics.confusion_matrix(target[:, g], preds[:, g], labels=range(K_g))``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.functional import confusion_matrices
+        >>> groups = AttributeGroups([2, 3])
+        >>> cm = confusion_matrices(torch.tensor([[0, 2], [1, 2]]), torch.tensor([[0, 2], [0, 1]]), groups)
+        >>> cm[0]
+        tensor([[1, 1],
+                [0, 0]])
+    """
+    return split_confusion(
+        confusion_counts(preds, target, groups, ignore_index=ignore_index), groups
+    )
+
+
+def per_class_accuracy(
+    preds: Any, target: Any, groups: AttributeGroups, *, ignore_index: int = -100
+) -> torch.Tensor:
+    r"""Recall of every attribute inside its group.
+
+    .. math::
+        \mathrm{acc}_c = \frac{|\{n : y_{n,g(c)} = c \wedge \hat y_{n,g(c)} = c\}|}
+                              {|\{n : y_{n,g(c)} = c\}|}
+
+    Args:
+        preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (argmax per group).
+        target: ``(N, G)`` true indices, ``ignore_index`` for a missing label.
+        groups: The label layout.
+        ignore_index: Label value that is not counted.
+
+    Returns:
+        ``(C,)`` float64 tensor (float32 on MPS); NaN for an attribute absent from ``target``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.functional import per_class_accuracy
+        >>> groups = AttributeGroups([2, 2])
+        >>> per_class_accuracy(torch.tensor([[0, 1], [0, 1]]), torch.tensor([[0, 1], [1, 1]]), groups)
+        tensor([1., 0., nan, 1.], dtype=torch.float64)
+    """
+    counts = confusion_counts(preds, target, groups, ignore_index=ignore_index)
+    return per_class_from_counts(counts, groups)
+
+
+def mean_class_accuracy(
+    preds: Any, target: Any, groups: AttributeGroups, *, ignore_index: int = -100
+) -> torch.Tensor:
+    r"""Average per-class accuracy: mean recall over the attributes present in ``target``.
+
+    The fashion-attribute course metric: a predictor that always outputs the majority attribute
+    scores ``G / C`` (one recall of 1 per group) on data where every attribute occurs.
+
+    .. math::
+        \mathrm{score} = \frac{1}{|\mathcal C^+|}\sum_{c \in \mathcal C^+} \mathrm{acc}_c
+
+    where :math:`\mathcal C^+` are the attributes with at least one sample in ``target``.
+
+    Returns:
+        A float64 scalar (float32 on MPS).
+
+    Raises:
+        ValueError: If ``target`` holds no labelled sample.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.functional import mean_class_accuracy
+        >>> groups = AttributeGroups([2, 2])
+        >>> target = torch.tensor([[0, 0], [1, 1], [1, 1]])
+        >>> mean_class_accuracy(torch.tensor([[1, 1]]).expand(3, 2), target, groups)  # majority
+        tensor(0.5000, dtype=torch.float64)
+    """
+    counts = confusion_counts(preds, target, groups, ignore_index=ignore_index)
+    if int(counts.sum()) == 0:
+        raise ValueError("Expected `target` to hold at least one labelled sample, but got none.")
+    return per_class_from_counts(counts, groups).nanmean()
+
+
+def group_accuracy(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups,
+    *,
+    average: Literal["none", "mean"] = "none",
+    ignore_index: int = -100,
+) -> torch.Tensor:
+    """Plain accuracy inside each group, or its mean over groups.
+
+    Args:
+        preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (argmax per group).
+        target: ``(N, G)`` true indices, ``ignore_index`` for a missing label.
+        groups: The label layout.
+        average: ``"none"`` for the ``(G,)`` vector, ``"mean"`` for its mean over groups.
+        ignore_index: Label value that is not counted.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.functional import group_accuracy
+        >>> groups = AttributeGroups([2, 2])
+        >>> group_accuracy(torch.tensor([[0, 1], [0, 0]]), torch.tensor([[0, 1], [1, 0]]), groups)
+        tensor([0.5000, 1.0000], dtype=torch.float64)
+    """
+    check_choice(average, "average", ("none", "mean"))
+    counts = confusion_counts(preds, target, groups, ignore_index=ignore_index)
+    acc = group_accuracy_from_counts(counts, groups)
+    return acc if average == "none" else acc.nanmean()
