@@ -1,6 +1,7 @@
 """imbalml: imbalanced multi-label and multi-attribute classification for PyTorch."""
 
 from imbalml import functional
+from imbalml.data.stats import label_counts
 from imbalml.groups import AttributeGroups
 from imbalml.heads import GroupedSoftmaxHead
 from imbalml.metrics import GroupAccuracy, GroupConfusionMatrix, MeanClassAccuracy, PerClassAccuracy
@@ -16,4 +17,5 @@ __all__ = [
     "PerClassAccuracy",
     "__version__",
     "functional",
+    "label_counts",
 ]
