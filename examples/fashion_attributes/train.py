@@ -1,0 +1,412 @@
+"""Fine-tune a timm backbone on grouped clothing attributes: the fashion-attribute recipe.
+
+With no argument it generates a small synthetic stand-in dataset (once) and trains a CPU-sized
+run; ``--config configs/report.yaml`` is the report's full recipe. See README.md beside this file.
+
+    python examples/fashion_attributes/train.py
+    python examples/fashion_attributes/train.py --config examples/fashion_attributes/configs/report.yaml \
+        --data-root /path/to/FashionDataset --pretrained van-tiny_8xb128_in1k_20220501-385941af.pth
+    torchrun --nproc_per_node=2 examples/fashion_attributes/train.py --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import builders  # noqa: E402
+import pipeline  # noqa: E402
+import plots  # noqa: E402
+from checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from report import metric_report  # noqa: E402
+from config import add_config_arguments, resolve_config, save_config  # noqa: E402
+
+from imbalml import (  # noqa: E402
+    AttributeGroups,
+    GroupAccuracy,
+    MeanClassAccuracy,
+    label_counts,
+)
+
+log = logging.getLogger("fashion")
+
+
+# ------------------------------------------------------------------------------------ set-up
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """Command-line options: one per configuration key, plus ``--config``."""
+    parser = argparse.ArgumentParser(
+        description="Fine-tune a timm backbone on grouped clothing attributes (imbalml example).",
+        add_help=add_help,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_config_arguments(parser)
+    return parser
+
+
+class Runtime:
+    """Device, process group and the autocast/scaler pair: one AMP path for every setting."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        requested = config["device"]
+        if requested == "auto":
+            requested = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch.device(requested)
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError(f"--device {requested}: CUDA is not available on this machine.")
+            if self.world_size > 1:
+                device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        self.device = device
+        self.distributed = self.world_size > 1
+        if self.distributed and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        amp = config["amp"]
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def all_sum(self, *values: float) -> list[float]:
+        if not self.distributed:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Concatenate a CPU tensor's shards from every process (rank order)."""
+        if not self.distributed:
+            return tensor
+        parts: list[Any] = [None] * self.world_size
+        dist.all_gather_object(parts, tensor.cpu())
+        return torch.cat(parts)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def seed_epoch(seed: int, epoch: int) -> int:
+    """The seed of one epoch: every random draw of epoch ``e`` derives from it (exact resume)."""
+    return seed * 100_003 + epoch
+
+
+# ------------------------------------------------------------------------------------ loops
+def train_one_epoch(
+    model: nn.Module,
+    criterion: nn.Module,
+    batches: Any,
+    optimizer: torch.optim.Optimizer,
+    runtime: Runtime,
+    groups: AttributeGroups,
+    epoch: int,
+    config: dict[str, Any],
+) -> dict[str, float]:
+    """One pass over the training batches ``(images, soft_targets)``; returns loss and score.
+
+    The training score compares predictions with the dominant attribute of each (mixed) target.
+    A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step.
+    """
+    model.train()
+    metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
+    batches_done, skipped = 0, 0
+    for step, (images, targets) in enumerate(batches):
+        images = images.to(runtime.device, non_blocking=True)
+        targets = targets.to(runtime.device, non_blocking=True)
+        if config["channels_last"]:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with runtime.autocast():
+            logits = model(images)
+        loss = criterion(logits.float(), targets)
+        if not torch.isfinite(loss):
+            message = (
+                f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step + 1} "
+                f"(check the learning rate, --amp, or the input data)"
+            )
+            if config["on_nonfinite"] == "stop":
+                raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
+            log.warning("skipping step: %s", message)
+            skipped += 1
+            optimizer.zero_grad(set_to_none=True)
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        runtime.scaler.scale(loss).backward()
+        runtime.scaler.step(optimizer)
+        runtime.scaler.update()
+        loss_sum += loss.detach()
+        batches_done += 1
+        metric.update(logits.detach(), groups.argmax(targets))
+    total, count, skipped_all = runtime.all_sum(float(loss_sum), batches_done, skipped)
+    return {
+        "train_loss": total / max(count, 1),
+        "train_score": float(metric.compute()),
+        "skipped_steps": int(skipped_all),
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    criterion: nn.Module,
+    loader: DataLoader,
+    runtime: Runtime,
+    groups: AttributeGroups,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """Loss, mean per-class accuracy and per-group accuracy on a labelled split.
+
+    Returns also the predictions and targets of this process's shard (for reports).
+    """
+    model.eval()
+    score = MeanClassAccuracy(groups).to(runtime.device)
+    group_acc = GroupAccuracy(groups).to(runtime.device)
+    loss_sum, batches = 0.0, 0
+    preds, targets = [], []
+    for images, target in loader:
+        images = images.to(runtime.device, non_blocking=True)
+        target = target.to(runtime.device, non_blocking=True)
+        if config["channels_last"]:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with runtime.autocast():
+            logits = model(images)
+        loss_sum += float(criterion(logits.float(), groups.to_one_hot(target)))
+        batches += 1
+        pred = groups.argmax(logits.float())
+        score.update(pred, target)
+        group_acc.update(pred, target)
+        preds.append(pred.cpu())
+        targets.append(target.cpu())
+    total, count = runtime.all_sum(loss_sum, batches)
+    per_group = group_acc.compute()
+    return {
+        "val_loss": total / max(count, 1),
+        "val_score": float(score.compute()),
+        "val_group_accuracy": [float(v) for v in per_group],
+        "preds": torch.cat(preds) if preds else torch.zeros(0, groups.num_groups, dtype=torch.long),
+        "targets": torch.cat(targets) if targets else torch.zeros(0, groups.num_groups, dtype=torch.long),
+    }
+
+
+@torch.no_grad()
+def predict(model: nn.Module, loader: DataLoader, runtime: Runtime, groups: AttributeGroups) -> torch.Tensor:
+    """Predicted attribute indices ``(N, G)`` for every image of ``loader``, in order."""
+    model.eval()
+    out = []
+    for images, _ in loader:
+        with runtime.autocast():
+            logits = model(images.to(runtime.device))
+        out.append(groups.argmax(logits.float()).cpu())
+    return torch.cat(out)
+
+
+# ------------------------------------------------------------------------------------ outputs
+HISTORY_KEYS = ["epoch", "train_loss", "val_loss", "train_score", "val_score", "val_group_accuracy",
+                "lr", "seconds", "skipped_steps"]
+
+
+def write_history(history: list[dict[str, Any]], path: Path, groups: AttributeGroups) -> None:
+    """``history.csv``: one row per epoch, per-group validation accuracy in its own columns."""
+    header = [k for k in HISTORY_KEYS if k != "val_group_accuracy"]
+    header[5:5] = [f"val_acc_{name}" for name in groups.names]
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in history:
+            values = [row[k] for k in HISTORY_KEYS if k != "val_group_accuracy"]
+            values[5:5] = row["val_group_accuracy"]
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------ main
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Train, keep the best-score and best-loss checkpoints, write figures, reports, predictions."""
+    config = resolve_config(args)
+    runtime = Runtime(config)
+    logging.basicConfig(
+        level=logging.INFO if runtime.is_main else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
+    try:
+        return _run(config, runtime)
+    finally:
+        runtime.close()
+
+
+def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    out_dir = Path(config["out_dir"])
+    resume = load_checkpoint(config["resume"]) if config["resume"] else None
+    if resume is not None:
+        _check_resume(resume, config)
+    if runtime.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        root = builders.dataset_root(config)
+        save_config(config, out_dir / "config.yaml")
+    runtime.barrier()
+    root = builders.dataset_root(config)
+
+    data = pipeline.build_data(config, root, runtime)
+    groups = data.groups
+    counts = label_counts(data.train_targets, groups)
+    torch.manual_seed(config["seed"])
+    model = builders.build_model(config, groups).to(runtime.device)
+    if config["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    criterion = builders.build_loss(config, groups, counts).to(runtime.device)
+    optimizer = builders.build_optimizer(config, model, runtime.device)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log.info("model: %s + grouped head, %s trainable parameters%s", config["backbone"], f"{n_params:,}",
+             " (including the unused 1000-class head)" if config["keep_imagenet_head"] else "")
+    log.info("data: %s (%d train / %d val images), groups %s", root, len(data.train_targets),
+             data.num_val, groups)
+
+    state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_loss": math.inf,
+             "best_score_epoch": 0, "best_loss_epoch": 0}
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        runtime.scaler.load_state_dict(resume["scaler"])
+        state.update({k: resume[k] for k in state})
+        log.info("resumed from %s after epoch %d", config["resume"], state["epoch"])
+
+    train_model: nn.Module = model
+    if runtime.distributed:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, find_unused_parameters=config["keep_imagenet_head"]
+        )
+    if config["compile"]:
+        train_model = torch.compile(train_model)  # type: ignore[assignment]
+
+    if runtime.is_main:
+        plots.plot_label_distribution(counts, groups, out_dir / "label_distribution.png")
+    writer = _tensorboard(config, out_dir) if runtime.is_main else None
+
+    for epoch in range(state["epoch"], config["epochs"]):
+        start = time.perf_counter()
+        batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch))
+        train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch, config)
+        val = evaluate(train_model, criterion, data.val_loader, runtime, groups, config)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        row = {"epoch": epoch + 1, **train, "val_loss": val["val_loss"], "val_score": val["val_score"],
+               "val_group_accuracy": val["val_group_accuracy"], "lr": lr,
+               "seconds": time.perf_counter() - start}
+        state["history"].append(row)
+        state["epoch"] = epoch + 1
+        log.info("epoch %d/%d  train loss %.4f score %.4f | val loss %.4f score %.4f | %.1fs",
+                 epoch + 1, config["epochs"], row["train_loss"], row["train_score"],
+                 row["val_loss"], row["val_score"], row["seconds"])
+        if not runtime.is_main:
+            continue
+        ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
+                "config": config, "groups": groups.to_dict(),
+                "rng": {"torch": torch.get_rng_state()}}
+        if val["val_score"] > state["best_score"]:
+            state.update(best_score=val["val_score"], best_score_epoch=epoch + 1)
+            save_checkpoint(out_dir / "best_score.pt", {**ckpt, **state})
+        if val["val_loss"] < state["best_loss"]:
+            state.update(best_loss=val["val_loss"], best_loss_epoch=epoch + 1)
+            save_checkpoint(out_dir / "best_loss.pt", {**ckpt, **state})
+        save_checkpoint(out_dir / "last.pt", {**ckpt, **state})
+        write_history(state["history"], out_dir / "history.csv", groups)
+        if writer is not None:
+            for key in ("train_loss", "val_loss", "train_score", "val_score", "lr"):
+                writer.add_scalar(key, row[key], epoch + 1)
+
+    return _finish(config, runtime, model, criterion, data, counts, state, out_dir)
+
+
+def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterion: nn.Module,
+            data: Any, counts: torch.Tensor, state: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Reload the best-score weights; write figures, the validation report and test predictions."""
+    from imbalml.data import write_predictions
+
+    groups = data.groups
+    runtime.barrier()
+    best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
+    model.load_state_dict(best["model"])
+    val = evaluate(model, criterion, data.val_loader, runtime, groups, config)
+    val["preds"], val["targets"] = runtime.gather(val["preds"]), runtime.gather(val["targets"])
+    summary: dict[str, Any] = {
+        "epochs": state["epoch"],
+        "best_score": state["best_score"], "best_score_epoch": state["best_score_epoch"],
+        "best_loss": state["best_loss"], "best_loss_epoch": state["best_loss_epoch"],
+        "out_dir": str(out_dir),
+    }
+    if runtime.is_main:
+        history = state["history"]
+        plots.plot_curves(history, ("train_loss", "val_loss"), "loss", out_dir / "loss.png")
+        plots.plot_curves(history, ("train_score", "val_score"), "mean per-class accuracy",
+                          out_dir / "score.png")
+        report = {"checkpoint_epoch": best["best_score_epoch"],
+                  **metric_report(val["preds"], val["targets"], groups, counts)}
+        (out_dir / "val_report.json").write_text(json.dumps(report, indent=2))
+        summary["majority_baseline"] = report["majority_baseline_mean_class_accuracy"]
+        if data.test_loader is not None:
+            preds = predict(model, data.test_loader, runtime, groups)
+            write_predictions(out_dir / "prediction.txt", preds)
+            summary["test_predictions"] = len(preds)
+        else:
+            log.warning("no test split (split/test.txt) in the dataset: prediction.txt not written")
+        log.info("best validation score %.4f at epoch %d (majority baseline %.4f); outputs in %s",
+                 state["best_score"], state["best_score_epoch"], summary["majority_baseline"], out_dir)
+    return summary
+
+
+def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
+    for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head"):
+        if resume["config"].get(key) != config[key]:
+            raise ValueError(
+                f"--resume {config['resume']}: the checkpoint was trained with {key}="
+                f"{resume['config'].get(key)!r}, but this run has {key}={config[key]!r}."
+            )
+
+
+def _tensorboard(config: dict[str, Any], out_dir: Path) -> Any:
+    if not config["tensorboard"]:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ImportError("--tensorboard true needs the tensorboard package: pip install tensorboard") from exc
+    return SummaryWriter(str(out_dir / "tensorboard"))
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
