@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from imbalml._validation import as_tensor, check_hard_target, check_scores
+from imbalml._validation import as_tensor, check_hard_target, check_not_nan, check_scores
 
 __all__ = ["AttributeGroups"]
 
@@ -279,11 +279,7 @@ class AttributeGroups:
             ValueError: If ``scores`` is not ``(N, C)`` or holds NaN.
         """
         scores = check_scores(scores, self, "scores", finite=False)
-        if bool(torch.isnan(scores).any()):
-            row, col = (int(v) for v in torch.isnan(scores).nonzero()[0].tolist())
-            raise ValueError(
-                f"Expected `scores` without NaN, but got nan at row {row}, column {col}."
-            )
+        check_not_nan(scores, "scores")
         return torch.stack([s.argmax(-1) for s in self.split(scores)], dim=-1)
 
     # ------------------------------------------------------------------ dunder
