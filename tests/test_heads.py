@@ -158,3 +158,17 @@ def test_torch_compile_traces_in_one_graph() -> None:
     compiled = torch.compile(head, backend="eager", fullgraph=True)
     x = torch.randn(3, 256, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(compiled(x), head(x))
+
+
+@pytest.mark.parametrize("hidden", [100, "100", None])
+def test_hidden_must_be_a_sequence(hidden: object) -> None:
+    name = type(hidden).__name__
+    with pytest.raises(
+        TypeError,
+        match=rf"Expected `hidden` to be a sequence of int \(one width per hidden layer\), but got {name}\.",
+    ):
+        GroupedSoftmaxHead(8, FASHION, hidden=hidden)  # type: ignore[arg-type]
+
+
+def test_hidden_accepts_a_list() -> None:
+    assert GroupedSoftmaxHead(8, FASHION, hidden=[4, 5]).hidden == (4, 5)
