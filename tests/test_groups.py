@@ -304,7 +304,7 @@ def test_from_dict_only_sizes_and_errors() -> None:
         ValueError, match=r"Expected a dict with key 'sizes', but got \{'names': \['a'\]\}\."
     ):
         AttributeGroups.from_dict({"names": ["a"]})
-    with pytest.raises(ValueError, match=r"Expected a dict with key 'sizes', but got \[2, 2\]\."):
+    with pytest.raises(TypeError, match=r"Expected `data` to be a dict, but got list\."):
         AttributeGroups.from_dict([2, 2])  # type: ignore[arg-type]
 
 

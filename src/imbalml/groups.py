@@ -162,8 +162,15 @@ class AttributeGroups:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttributeGroups:
-        """Rebuild groups from :meth:`to_dict` output."""
-        if not isinstance(data, dict) or "sizes" not in data:
+        """Rebuild groups from :meth:`to_dict` output.
+
+        Raises:
+            TypeError: If ``data`` is not a dict.
+            ValueError: If it has no ``"sizes"`` key (and as :class:`AttributeGroups` does).
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"Expected `data` to be a dict, but got {type(data).__name__}.")
+        if "sizes" not in data:
             raise ValueError(f"Expected a dict with key 'sizes', but got {data!r}.")
         return cls(
             data["sizes"], names=data.get("names"), attribute_names=data.get("attribute_names")
