@@ -196,7 +196,7 @@ def test_under_cpu_autocast() -> None:
 def test_gradcheck_log_softmax_float64() -> None:
     groups = AttributeGroups([3, 2, 4])
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(4, 9, dtype=torch.float64, generator=gen, requires_grad=True)
+    x = torch.randn(2, 9, dtype=torch.float64, generator=gen, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: grouped_log_softmax(t, groups), (x,))
     assert torch.autograd.gradgradcheck(lambda t: grouped_log_softmax(t, groups), (x,))
     assert torch.autograd.gradcheck(lambda t: grouped_softmax(t, groups), (x,))

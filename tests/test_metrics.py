@@ -491,6 +491,19 @@ def test_metric_collection_shares_state() -> None:
     assert_same(got, {name: m.compute() for name, m in metrics.items()})
 
 
+def test_merge_state_equals_one_metric_over_both_halves() -> None:
+    groups = AttributeGroups([3, 2])
+    preds = torch.tensor([[0, 1], [2, 1], [1, 0], [2, 0], [0, 0]])
+    target = torch.tensor([[0, 1], [2, 0], [1, 0], [0, -100], [2, 1]])
+    a, b, whole = (MeanClassAccuracy(groups) for _ in range(3))
+    a.update(preds[:2], target[:2])
+    b.update(preds[2:], target[2:])
+    whole.update(preds, target)
+    a.merge_state(b)
+    torch.testing.assert_close(a.confmat, whole.confmat)
+    torch.testing.assert_close(a.compute(), whole.compute())
+
+
 def test_state_dict_round_trip() -> None:
     groups = AttributeGroups([3, 2])
     metric = PerClassAccuracy(groups)
