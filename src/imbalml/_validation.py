@@ -94,6 +94,14 @@ def check_finite(tensor: torch.Tensor, name: str) -> None:
         )
 
 
+def check_not_nan(tensor: torch.Tensor, name: str) -> None:
+    """Raise if a 2-D ``tensor`` holds NaN (infinities are allowed), naming the first position."""
+    nan = torch.isnan(tensor)
+    if bool(nan.any()):
+        row, col = (int(v) for v in nan.nonzero()[0].tolist())
+        raise ValueError(f"Expected `{name}` without NaN, but got nan at row {row}, column {col}.")
+
+
 def check_shape(tensor: torch.Tensor, name: str, expected: tuple[int, ...], meaning: str) -> None:
     """Check an exact shape; ``meaning`` spells the axes, e.g. ``"(N, C)"``."""
     if tuple(tensor.shape) != tuple(expected):
@@ -151,10 +159,13 @@ def check_hard_target(
     groups: Any,
     name: str = "target",
     *,
-    ignore_index: int = -100,
+    ignore_index: int | None = -100,
     num_samples: int | None = None,
 ) -> torch.Tensor:
-    """Check integer labels of shape ``(N, G)``, one attribute index per group."""
+    """Check integer labels of shape ``(N, G)``, one attribute index per group.
+
+    ``ignore_index=None`` allows no missing label (for predicted indices).
+    """
     target = as_tensor(target, name)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(
@@ -174,13 +185,16 @@ def check_hard_target(
         )
     if target.numel():
         sizes = torch.as_tensor(groups.sizes, device=target.device)
-        bad = ((target < 0) | (target >= sizes)) & (target != ignore_index)
+        bad = (target < 0) | (target >= sizes)
+        if ignore_index is not None:
+            bad &= target != ignore_index
         if bool(bad.any()):
             row, col = (int(v) for v in bad.nonzero()[0].tolist())
+            allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
             raise ValueError(
                 f"Expected `{name}[:, {col}]` (group {groups.names[col]!r}, "
-                f"{groups.sizes[col]} attributes) in [0, {groups.sizes[col] - 1}] or "
-                f"ignore_index={ignore_index}, but got {int(target[row, col])} at row {row}."
+                f"{groups.sizes[col]} attributes) in [0, {groups.sizes[col] - 1}]{allowed}, "
+                f"but got {int(target[row, col])} at row {row}."
             )
     return target
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from imbalml._validation import as_tensor, check_hard_target, check_scores
+from imbalml._validation import as_tensor, check_hard_target, check_not_nan, check_scores
 
 __all__ = ["AttributeGroups"]
 
@@ -162,8 +162,15 @@ class AttributeGroups:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttributeGroups:
-        """Rebuild groups from :meth:`to_dict` output."""
-        if not isinstance(data, dict) or "sizes" not in data:
+        """Rebuild groups from :meth:`to_dict` output.
+
+        Raises:
+            TypeError: If ``data`` is not a dict.
+            ValueError: If it has no ``"sizes"`` key (and as :class:`AttributeGroups` does).
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"Expected `data` to be a dict, but got {type(data).__name__}.")
+        if "sizes" not in data:
             raise ValueError(f"Expected a dict with key 'sizes', but got {data!r}.")
         return cls(
             data["sizes"], names=data.get("names"), attribute_names=data.get("attribute_names")
@@ -263,7 +270,9 @@ class AttributeGroups:
         indices = indices.long()
         valid = indices != ignore_index
         offsets = torch.as_tensor(self._offsets, device=indices.device)
-        columns = torch.where(valid, indices + offsets, torch.zeros_like(indices))
+        # A missing label writes its 0 into its own group's first column, so the G columns of a row
+        # are always distinct and scatter_ never overwrites another group's 1.
+        columns = torch.where(valid, indices + offsets, offsets.expand_as(indices))
         out = torch.zeros(indices.shape[0], self.num_attributes, dtype=dtype, device=indices.device)
         out.scatter_(1, columns, valid.to(dtype))
         return out
@@ -277,11 +286,7 @@ class AttributeGroups:
             ValueError: If ``scores`` is not ``(N, C)`` or holds NaN.
         """
         scores = check_scores(scores, self, "scores", finite=False)
-        if bool(torch.isnan(scores).any()):
-            row, col = (int(v) for v in torch.isnan(scores).nonzero()[0].tolist())
-            raise ValueError(
-                f"Expected `scores` without NaN, but got nan at row {row}, column {col}."
-            )
+        check_not_nan(scores, "scores")
         return torch.stack([s.argmax(-1) for s in self.split(scores)], dim=-1)
 
     # ------------------------------------------------------------------ dunder

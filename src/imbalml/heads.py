@@ -29,6 +29,12 @@ class GroupedSoftmaxHead(nn.Module):
         dropout: Dropout probability after each hidden activation.
         activation: Factory of the activation module (default ``nn.ReLU``).
 
+    Raises:
+        TypeError: If ``in_features``, ``hidden`` or ``dropout`` has the wrong type, or ``groups``
+            is not an :class:`~imbalml.AttributeGroups`.
+        ValueError: If a width is below 1 or ``dropout`` is outside ``[0, 1)``; in ``forward``,
+            if the features are not ``(N, in_features)``.
+
     Shape:
         - input: ``(N, in_features)``
         - output: ``(N, C)`` logits
@@ -56,6 +62,11 @@ class GroupedSoftmaxHead(nn.Module):
         super().__init__()
         self.in_features = check_int(in_features, "in_features", low=1)
         self.groups = check_groups(groups)
+        if not isinstance(hidden, Sequence) or isinstance(hidden, str):
+            raise TypeError(
+                f"Expected `hidden` to be a sequence of int (one width per hidden layer), "
+                f"but got {type(hidden).__name__}."
+            )
         self.hidden = tuple(check_int(h, f"hidden[{i}]", low=1) for i, h in enumerate(hidden))
         self.dropout = check_number(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         layers: list[nn.Module] = []

@@ -107,6 +107,9 @@ class PerClassAccuracy(_GroupConfusionMetric):
 class GroupAccuracy(_GroupConfusionMetric):
     """Plain accuracy inside each group (``average="none"``, shape ``(G,)``) or its mean.
 
+    Like every ``torchmetrics.Metric``, ``compute`` squeezes a one-element result: with a single
+    group (``G = 1``) the accuracy comes back as a 0-d tensor, not shape ``(1,)``.
+
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups

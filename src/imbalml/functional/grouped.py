@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from imbalml._validation import check_groups, check_scores
+from imbalml._validation import check_groups, check_not_nan, check_scores
 from imbalml.groups import AttributeGroups
 
 __all__ = ["grouped_argmax", "grouped_log_softmax", "grouped_softmax"]
@@ -92,6 +92,17 @@ def grouped_argmax(input: torch.Tensor, groups: AttributeGroups) -> torch.Tensor
 
     Same as :meth:`AttributeGroups.argmax`; provided here beside the other grouped functions.
 
+    Args:
+        input: Scores ``(N, C)``: logits or probabilities.
+        groups: The label layout.
+
+    Returns:
+        Long tensor ``(N, G)`` of per-group attribute indices (the first one on ties).
+
+    Raises:
+        ValueError: If ``input`` is not ``(N, C)`` or holds NaN.
+        TypeError: If ``input`` is not floating point.
+
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups
@@ -100,4 +111,6 @@ def grouped_argmax(input: torch.Tensor, groups: AttributeGroups) -> torch.Tensor
         tensor([[1, 0]])
     """
     check_groups(groups)
+    input = check_scores(input, groups, "input", finite=False)
+    check_not_nan(input, "input")
     return groups.argmax(input)

@@ -16,6 +16,7 @@ from imbalml._validation import (
     check_choice,
     check_groups,
     check_hard_target,
+    check_not_nan,
     check_scores,
 )
 from imbalml.groups import AttributeGroups
@@ -45,6 +46,7 @@ def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torc
                 f"but got float {tuple(preds.shape)}."
             )
         check_scores(preds, groups, "preds", finite=False)
+        check_not_nan(preds, "preds")
         if preds.shape[0] != num_samples:
             raise ValueError(
                 f"Expected `preds` and `target` to have the same number of samples, "
@@ -56,7 +58,7 @@ def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torc
             f"Expected `preds` of shape (N, C) = ({num_samples}, {groups.num_attributes}) to hold "
             f"float scores, but got dtype {preds.dtype}."
         )
-    check_hard_target(preds, groups, "preds", ignore_index=-(2**62), num_samples=num_samples)
+    check_hard_target(preds, groups, "preds", ignore_index=None, num_samples=num_samples)
     return preds.long()
 
 
