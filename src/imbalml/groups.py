@@ -263,7 +263,9 @@ class AttributeGroups:
         indices = indices.long()
         valid = indices != ignore_index
         offsets = torch.as_tensor(self._offsets, device=indices.device)
-        columns = torch.where(valid, indices + offsets, torch.zeros_like(indices))
+        # A missing label writes its 0 into its own group's first column, so the G columns of a row
+        # are always distinct and scatter_ never overwrites another group's 1.
+        columns = torch.where(valid, indices + offsets, offsets.expand_as(indices))
         out = torch.zeros(indices.shape[0], self.num_attributes, dtype=dtype, device=indices.device)
         out.scatter_(1, columns, valid.to(dtype))
         return out
