@@ -90,9 +90,19 @@ def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
 @pytest.mark.parametrize(
     ("counts", "threshold", "error", "match"),
     [
-        (np.ones((2, 3)), None, ValueError, r"Expected `counts` of shape \(C,\) .* but got \(2, 3\)"),
+        (
+            np.ones((2, 3)),
+            None,
+            ValueError,
+            r"Expected `counts` of shape \(C,\) .* but got \(2, 3\)",
+        ),
         (np.array([]), None, ValueError, r"at least one attribute, but got \(0,\)"),
-        ([3, -1, 2], None, ValueError, r"Expected `counts` to be non-negative, but got -1 at index 1"),
+        (
+            [3, -1, 2],
+            None,
+            ValueError,
+            r"Expected `counts` to be non-negative, but got -1 at index 1",
+        ),
         ([1.0, float("nan")], None, ValueError, r"Expected `counts` to be finite"),
         (torch.tensor([True, False]), None, TypeError, r"real dtype, but got torch.bool"),
         ("abc", None, TypeError, r"Expected `counts` to be a torch.Tensor or numpy.ndarray"),
@@ -190,9 +200,7 @@ def reference_mixup(x, y, lam, partner, mask):
 def mixup_problems(draw: st.DrawFn):
     n = draw(st.integers(1, 6))
     shape = draw(st.sampled_from([(), (3,), (2, 3, 2)]))
-    x = draw(
-        hnp.arrays(np.float32, (n, *shape), elements=st.floats(-1e3, 1e3, width=32))
-    )
+    x = draw(hnp.arrays(np.float32, (n, *shape), elements=st.floats(-1e3, 1e3, width=32)))
     labels = np.stack(
         [draw(hnp.arrays(np.int64, n, elements=st.integers(0, k - 1))) for k in (3, 2)], 1
     )
@@ -349,7 +357,10 @@ def test_plan_lam_follows_beta_distribution() -> None:
     g = torch.Generator().manual_seed(0)
     candidates = torch.ones(4, dtype=torch.bool)
     for alpha, beta in [(0.2, 0.2), (2.0, 5.0)]:
-        lams = [float(mixup_plan(candidates, alpha=alpha, beta=beta, generator=g).lam) for _ in range(1500)]
+        lams = [
+            float(mixup_plan(candidates, alpha=alpha, beta=beta, generator=g).lam)
+            for _ in range(1500)
+        ]
         assert stats.kstest(lams, stats.beta(alpha, beta).cdf).pvalue > 1e-3
         assert np.mean(lams) == pytest.approx(alpha / (alpha + beta), abs=0.03)
     per_row = mixup_plan(torch.ones(3000, dtype=torch.bool), per_sample_lam=True, generator=g).lam
@@ -609,7 +620,7 @@ def test_collator_in_dataloader_workers_reproducible_and_distinct() -> None:
     # The main-process stream is the collator's own and differs from the workers'.
     main = _run_loader(0, workers=0)
     assert not torch.equal(main[0][0], first[0][0])
-    for images, soft in first:
+    for _, soft in first:
         sums = torch.stack([s.sum(1) for s in FASHION.split(soft)], 1)
         torch.testing.assert_close(sums, torch.ones(8, 6))
 

@@ -44,12 +44,16 @@ def reference_repeat_factors(target: np.ndarray, t: float, power: float) -> np.n
     return out
 
 
-@pytest.mark.parametrize(("strategy", "power"), [("repeat_factor", 0.5), ("inverse_frequency", 1.0)])
+@pytest.mark.parametrize(
+    ("strategy", "power"), [("repeat_factor", 0.5), ("inverse_frequency", 1.0)]
+)
 @pytest.mark.parametrize("threshold", [None, 0.05, 0.5])
 def test_repeat_factors_match_reference(strategy: str, power: float, threshold) -> None:
     target = imbalanced_target()
     sampler = MinorityOversampler(target, GROUPS, strategy=strategy, threshold=threshold)
-    counts = np.array([(target[:, g] == k).sum().item() for g, s in enumerate(GROUPS.sizes) for k in range(s)])
+    counts = np.array(
+        [(target[:, g] == k).sum().item() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
+    )
     t = counts.mean() / 60 if threshold is None else threshold
     assert sampler.threshold == pytest.approx(t)
     np.testing.assert_allclose(
@@ -64,7 +68,9 @@ def test_default_threshold_repeats_exactly_the_minority_attributes() -> None:
 
     target = imbalanced_target(200, seed=1)
     sampler = MinorityOversampler(target, GROUPS)
-    counts = torch.stack([(target[:, g] == k).sum() for g, s in enumerate(GROUPS.sizes) for k in range(s)])
+    counts = torch.stack(
+        [(target[:, g] == k).sum() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
+    )
     below_mean = counts.double() < counts.double().mean()
     assert torch.equal(sampler.attribute_repeat_factors > 1, below_mean)
     assert torch.equal(below_mean, minority_attributes(counts) & (counts != counts.double().mean()))
@@ -117,7 +123,9 @@ def test_fixed_length_without_replacement() -> None:
 def test_shards_are_disjoint_and_complete(num_replicas: int, drop_last: bool) -> None:
     target = imbalanced_target()
     shards = [
-        MinorityOversampler(target, GROUPS, seed=5, num_replicas=num_replicas, rank=k, drop_last=drop_last)
+        MinorityOversampler(
+            target, GROUPS, seed=5, num_replicas=num_replicas, rank=k, drop_last=drop_last
+        )
         for k in range(num_replicas)
     ]
     for s in shards:
@@ -141,12 +149,16 @@ def test_shards_are_disjoint_and_complete(num_replicas: int, drop_last: bool) ->
 
 def test_padding_when_the_list_is_shorter_than_the_ranks() -> None:
     target = torch.tensor([[0, 0], [1, 1]])
-    shards = [MinorityOversampler(target, GROUPS, threshold=0.5, num_replicas=5, rank=k) for k in range(5)]
+    shards = [
+        MinorityOversampler(target, GROUPS, threshold=0.5, num_replicas=5, rank=k) for k in range(5)
+    ]
     size = len(shards[0].epoch_indices())
     assert size == 2
     assert [len(s) for s in shards] == [1] * 5
     assert sorted(i for s in shards for i in s) == [0, 0, 0, 1, 1]
-    dropped = MinorityOversampler(target, GROUPS, threshold=0.5, num_replicas=5, rank=0, drop_last=True)
+    dropped = MinorityOversampler(
+        target, GROUPS, threshold=0.5, num_replicas=5, rank=0, drop_last=True
+    )
     assert len(dropped) == 0 and list(dropped) == []
 
 

@@ -21,7 +21,10 @@ def fashion_target(n: int, seed: int = 0) -> torch.Tensor:
     """Hard labels drawn with the fashion training proportions (rare attributes included)."""
     rng = np.random.default_rng(seed)
     counts = np.array(FASHION_COUNTS, dtype=float)
-    cols = [rng.choice(k, size=n, p=counts[s] / counts[s].sum()) for k, s in zip(FASHION.sizes, FASHION.slices)]
+    cols = [
+        rng.choice(k, size=n, p=counts[s] / counts[s].sum())
+        for k, s in zip(FASHION.sizes, FASHION.slices)
+    ]
     return torch.from_numpy(np.stack(cols, 1))
 
 

@@ -4,8 +4,8 @@ from imbalml import functional
 from imbalml.data.stats import label_counts
 from imbalml.groups import AttributeGroups
 from imbalml.heads import GroupedSoftmaxHead
-from imbalml.mixup import BatchMixup, MixupCollator
 from imbalml.metrics import GroupAccuracy, GroupConfusionMatrix, MeanClassAccuracy, PerClassAccuracy
+from imbalml.mixup import BatchMixup, MixupCollator
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,13 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from imbalml._validation import check_choice, check_groups, check_hard_target, check_int, check_number
+from imbalml._validation import (
+    check_choice,
+    check_groups,
+    check_hard_target,
+    check_int,
+    check_number,
+)
 from imbalml.groups import AttributeGroups
 
 __all__ = ["MinorityOversampler"]
@@ -123,7 +129,9 @@ class MinorityOversampler(Sampler[int]):
         if threshold is None:
             self.threshold = float(frequency.mean())
         else:
-            self.threshold = check_number(threshold, "threshold", low=0.0, high=1.0, low_inclusive=False)
+            self.threshold = check_number(
+                threshold, "threshold", low=0.0, high=1.0, low_inclusive=False
+            )
         ratio = torch.where(frequency > 0, self.threshold / frequency, torch.ones_like(frequency))
         #: Repeat factor of each attribute ``(C,)``, float64.
         self.attribute_repeat_factors = ratio.pow(_POWERS[self.strategy]).clamp(min=1.0)
@@ -132,11 +140,15 @@ class MinorityOversampler(Sampler[int]):
         self.repeat_factors = per_label.amax(1)
 
         self.replacement = bool(replacement)
-        self.num_samples = None if num_samples is None else check_int(num_samples, "num_samples", low=1)
+        self.num_samples = (
+            None if num_samples is None else check_int(num_samples, "num_samples", low=1)
+        )
         self.seed = check_int(seed, "seed", low=0)
         self.drop_last = bool(drop_last)
         if num_replicas is None:
-            num_replicas = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+            num_replicas = (
+                dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+            )
         self.num_replicas = check_int(num_replicas, "num_replicas", low=1)
         if rank is None:
             rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
@@ -179,7 +191,9 @@ class MinorityOversampler(Sampler[int]):
         generator = self._generator()
         if self.replacement:
             size = self.num_samples or max(1, round(self.expected_epoch_size))
-            indices = torch.multinomial(self.repeat_factors, size, replacement=True, generator=generator)
+            indices = torch.multinomial(
+                self.repeat_factors, size, replacement=True, generator=generator
+            )
         elif self.num_samples is None:
             indices = self._round(generator)
         else:

@@ -170,7 +170,9 @@ def minority_mask(
     return (present & minority.to(target.device, non_blocking=True)).any(dim=1)
 
 
-def _check_options(mode: str, alpha: float, beta: float, p: float) -> tuple[str, float, float, float]:
+def _check_options(
+    mode: str, alpha: float, beta: float, p: float
+) -> tuple[str, float, float, float]:
     """Check the mixup hyperparameters shared by :func:`mixup_plan` and the mixup classes."""
     check_choice(mode, "mode", MIXUP_MODES)
     alpha = check_number(alpha, "alpha", low=0.0, low_inclusive=False)
@@ -271,7 +273,9 @@ def mixup_plan(
     mode, alpha, beta, p = _check_options(mode, alpha, beta, p)
     generator = _check_generator(generator)
     if not isinstance(candidates, torch.Tensor) or candidates.dtype != torch.bool:
-        kind = candidates.dtype if isinstance(candidates, torch.Tensor) else type(candidates).__name__
+        kind = (
+            candidates.dtype if isinstance(candidates, torch.Tensor) else type(candidates).__name__
+        )
         raise TypeError(f"Expected `candidates` to be a bool tensor, but got {kind}.")
     if candidates.ndim != 1:
         raise ValueError(f"Expected `candidates` of shape (N,), but got {tuple(candidates.shape)}.")
@@ -433,7 +437,9 @@ def mixup(
     """
     if validate_args:
         if not isinstance(inputs, torch.Tensor):
-            raise TypeError(f"Expected `inputs` to be a torch.Tensor, but got {type(inputs).__name__}.")
+            raise TypeError(
+                f"Expected `inputs` to be a torch.Tensor, but got {type(inputs).__name__}."
+            )
         check_floating(inputs, "inputs")
         if inputs.ndim == 0:
             raise ValueError("Expected `inputs` of shape (N, *), but got a 0-d tensor.")
@@ -461,9 +467,7 @@ def mixup(
     return out, _mix_targets(soft_targets, lam, partner, mask, groups)
 
 
-def _stack_mixup(
-    rows: Sequence[torch.Tensor], plan: MixupPlan, out: torch.Tensor
-) -> torch.Tensor:
+def _stack_mixup(rows: Sequence[torch.Tensor], plan: MixupPlan, out: torch.Tensor) -> torch.Tensor:
     """Stack ``rows`` into ``out`` while applying ``plan``: :func:`mixup` fused with the stack.
 
     The collator's path: one pass over the batch (a copy for plain rows, one ``torch.lerp`` with
