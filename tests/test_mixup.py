@@ -692,3 +692,34 @@ def test_batch_mixup_on_cuda_matches_cpu() -> None:  # pragma: no cover - CPU ma
     assert b[0].is_cuda and b[1].is_cuda
     torch.testing.assert_close(b[0].cpu(), a[0])
     torch.testing.assert_close(b[1].cpu(), a[1])
+
+
+@pytest.mark.slow
+def test_collator_with_spawned_workers() -> None:
+    # A torch.Generator attribute does not survive torch's spawn pickling; the collator's does.
+    collate = MixupCollator(FASHION, counts=FASHION_COUNTS, mode="all", seed=5)
+    loader = DataLoader(
+        _Repeated(),
+        batch_size=8,
+        num_workers=1,
+        collate_fn=collate,
+        multiprocessing_context="spawn",
+        generator=torch.Generator().manual_seed(0),
+    )
+    spawned = list(loader)
+    forked = _run_loader(0, workers=1)
+    assert len(spawned) == 8
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(spawned, forked))
+
+
+def test_batch_mixup_pickles_and_deep_copies() -> None:
+    import copy
+
+    images, labels = fashion_batch(8, seed=14)
+    module = BatchMixup(FASHION, counts=FASHION_COUNTS, seed=4)
+    clone = pickle.loads(pickle.dumps(module))
+    twin = copy.deepcopy(module)
+    first = module(images, labels)
+    assert torch.equal(clone(images, labels)[0], first[0])
+    assert torch.equal(twin(images, labels)[0], first[0])
+    assert torch.equal(clone.minority, module.minority)

@@ -63,6 +63,16 @@ def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Gen
     return made
 
 
+def _generator_bytes(generator: torch.Generator) -> bytes:
+    return generator.get_state().numpy().tobytes()
+
+
+def _restore_generator(state: bytes) -> torch.Generator:
+    generator = torch.Generator()
+    generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+    return generator
+
+
 class MixupCollator:
     r"""A ``DataLoader`` ``collate_fn`` that stacks a batch and applies minority-aware mixup.
 
@@ -232,6 +242,19 @@ class MixupCollator:
         out = _stack_mixup(images, plan, _empty_batch(images[0], len(images)))
         return out, _mix_targets(soft, plan.lam, plan.partner, plan.mask, self.groups)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A torch.Generator (or a temporary state tensor) fails to unpickle under the spawn and
+        # forkserver start methods: torch shares tensors through shared memory, and a temporary's
+        # segment is gone before the worker reads it. Its state travels as bytes instead.
+        state = self.__dict__.copy()
+        state["generator"] = _generator_bytes(self.generator)
+        state["_worker_seed"] = state["_worker_generator"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state, generator=_restore_generator(state["generator"]))
+        self.__dict__.update(state)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(mode={self.mode!r}, alpha={self.alpha:g}, beta={self.beta:g}, "
@@ -376,6 +399,14 @@ class BatchMixup(nn.Module):
             groups=self.groups,
             validate_args=False,
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()  # see MixupCollator.__getstate__
+        state["generator"] = _generator_bytes(self.generator)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(dict(state, generator=_restore_generator(state["generator"])))
 
     def extra_repr(self) -> str:
         """Summarise the options."""
