@@ -99,9 +99,10 @@ class MixupCollator:
     collator costs about one extra read of the mixed rows over ``default_collate``. A group label
     missing in either mixed image is missing in the result.
 
-    Unlike the fashion report's code, which weighted the labels of the whole batch by the first
-    sample's minority flag, each row's target here is mixed exactly when (and with the weight with
-    which) its image is.
+    The fashion report's training code (not published with the report) reportedly weighted the
+    labels of the whole batch by the *first* sample's minority flag, so targets and images
+    disagreed whenever sample 0 was not minority; here each row's target is mixed exactly when,
+    and with the weight with which, its image is.
 
     Randomness comes only from the collator's own generator: same seed, same batches. In a
     ``DataLoader`` worker the collator switches to a per-worker generator seeded from its own seed
@@ -118,9 +119,10 @@ class MixupCollator:
         beta: Second Beta parameter (the report: 0.2).
         threshold: Minority threshold on ``counts`` (default: their mean).
         p: Probability of mixing a batch.
-        per_sample_lam: Draw one ``lam`` per image instead of one per batch (the report).
+        per_sample_lam: Draw one ``lam`` per image instead of one per batch (the report's
+            choice).
         seed: Seed of the collator's generator (default: fresh OS entropy).
-        generator: A CPU ``torch.Generator`` to draw from instead of ``seed``.
+        generator: A CPU ``torch.Generator`` to draw from (and advance) instead of ``seed``.
         ignore_index: Label value marking a missing attribute.
 
     Raises:
