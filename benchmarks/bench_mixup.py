@@ -5,7 +5,11 @@
 2. On device: BatchMixup on the stacked batch (CPU; CUDA too when available), against a plain copy
    of the batch (``images.clone()``) measured in the same run.
 
-Run: PYTHONPATH=src python benchmarks/bench_mixup.py [--repeats 30]
+Candidates run round-robin (so load drift on a shared machine hits them alike); medians are printed
+with their ratio to the first line of each table. Collation runs with one torch thread by default,
+as inside a DataLoader worker.
+
+Run: PYTHONPATH=src python benchmarks/bench_mixup.py [--repeats 30] [--threads 1]
 """
 
 from __future__ import annotations
@@ -57,7 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: what a DataLoader worker runs with)",
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     n = args.batch_size
     g = torch.Generator().manual_seed(0)
     counts = torch.tensor(COUNTS, dtype=torch.float64)
