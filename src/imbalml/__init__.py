@@ -5,15 +5,18 @@ from imbalml.data.stats import label_counts
 from imbalml.groups import AttributeGroups
 from imbalml.heads import GroupedSoftmaxHead
 from imbalml.metrics import GroupAccuracy, GroupConfusionMatrix, MeanClassAccuracy, PerClassAccuracy
+from imbalml.mixup import BatchMixup, MixupCollator
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AttributeGroups",
+    "BatchMixup",
     "GroupAccuracy",
     "GroupConfusionMatrix",
     "GroupedSoftmaxHead",
     "MeanClassAccuracy",
+    "MixupCollator",
     "PerClassAccuracy",
     "__version__",
     "functional",

@@ -8,8 +8,18 @@ from imbalml.functional.metrics import (
     mean_class_accuracy,
     per_class_accuracy,
 )
+from imbalml.functional.mixup import (
+    MIXUP_MODES,
+    MixupPlan,
+    minority_attributes,
+    minority_mask,
+    mixup,
+    mixup_plan,
+)
 
 __all__ = [
+    "MIXUP_MODES",
+    "MixupPlan",
     "confusion_counts",
     "confusion_matrices",
     "group_accuracy",
@@ -17,5 +27,9 @@ __all__ = [
     "grouped_log_softmax",
     "grouped_softmax",
     "mean_class_accuracy",
+    "minority_attributes",
+    "minority_mask",
+    "mixup",
+    "mixup_plan",
     "per_class_accuracy",
 ]

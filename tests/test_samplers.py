@@ -1,0 +1,240 @@
+"""Tests for imbalml.samplers.MinorityOversampler."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from torch.utils.data import DataLoader, TensorDataset
+
+from imbalml import AttributeGroups
+from imbalml.samplers import MinorityOversampler
+
+GROUPS = AttributeGroups([4, 3])
+
+
+def imbalanced_target(n: int = 60, seed: int = 0) -> torch.Tensor:
+    """Hard labels with skewed attribute frequencies and a few missing labels."""
+    rng = np.random.default_rng(seed)
+    g0 = rng.choice(4, size=n, p=[0.75, 0.15, 0.07, 0.03])
+    g1 = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+    target = np.stack([g0, g1], 1)
+    target[rng.choice(n, size=3, replace=False), 1] = -100
+    return torch.from_numpy(target)
+
+
+def reference_repeat_factors(target: np.ndarray, t: float, power: float) -> np.ndarray:
+    """Loop reference of LVIS repeat factors: r_c = max(1, (t / f_c) ** power), image max."""
+    n = target.shape[0]
+    counts = np.zeros(GROUPS.num_attributes)
+    for row in target:
+        for g, k in enumerate(row):
+            if k != -100:
+                counts[GROUPS.offsets[g] + k] += 1
+    out = np.ones(n)
+    for i, row in enumerate(target):
+        for g, k in enumerate(row):
+            if k != -100:
+                f = counts[GROUPS.offsets[g] + k] / n
+                out[i] = max(out[i], max(1.0, (t / f) ** power))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("strategy", "power"), [("repeat_factor", 0.5), ("inverse_frequency", 1.0)]
+)
+@pytest.mark.parametrize("threshold", [None, 0.05, 0.5])
+def test_repeat_factors_match_reference(strategy: str, power: float, threshold) -> None:
+    target = imbalanced_target()
+    sampler = MinorityOversampler(target, GROUPS, strategy=strategy, threshold=threshold)
+    counts = np.array(
+        [(target[:, g] == k).sum().item() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
+    )
+    t = counts.mean() / 60 if threshold is None else threshold
+    assert sampler.threshold == pytest.approx(t)
+    np.testing.assert_allclose(
+        sampler.repeat_factors.numpy(), reference_repeat_factors(target.numpy(), t, power)
+    )
+    assert sampler.repeat_factors.dtype == torch.float64
+    assert sampler.expected_epoch_size == pytest.approx(sampler.repeat_factors.sum().item())
+
+
+def test_default_threshold_repeats_exactly_the_minority_attributes() -> None:
+    from imbalml.functional import minority_attributes
+
+    target = imbalanced_target(200, seed=1)
+    sampler = MinorityOversampler(target, GROUPS)
+    counts = torch.stack(
+        [(target[:, g] == k).sum() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
+    )
+    below_mean = counts.double() < counts.double().mean()
+    assert torch.equal(sampler.attribute_repeat_factors > 1, below_mean)
+    assert torch.equal(below_mean, minority_attributes(counts) & (counts != counts.double().mean()))
+
+
+def test_each_epoch_repeats_floor_or_ceil_and_mean_matches_factor() -> None:
+    target = imbalanced_target()
+    sampler = MinorityOversampler(target, GROUPS, seed=3)
+    r = sampler.repeat_factors.numpy()
+    epochs = 400
+    total = np.zeros(60)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        counts = np.bincount(list(sampler), minlength=60)
+        assert np.all((counts == np.floor(r)) | (counts == np.floor(r) + 1))
+        assert len(sampler) == counts.sum()
+        total += counts
+    # Per image: mean count over epochs ~ r_i, Bernoulli(frac(r_i)) noise, 5 sigma.
+    frac = r - np.floor(r)
+    sigma = np.sqrt(frac * (1 - frac) / epochs) + 1e-12
+    assert np.all(np.abs(total / epochs - r) <= 5 * sigma + 1e-9)
+    assert np.any(frac > 0)
+
+
+def test_replacement_frequencies_are_proportional_to_factors() -> None:
+    target = imbalanced_target()
+    sampler = MinorityOversampler(target, GROUPS, replacement=True, num_samples=30000, seed=0)
+    counts = np.bincount(list(sampler), minlength=60)
+    r = sampler.repeat_factors.numpy()
+    assert stats.chisquare(counts, 30000 * r / r.sum()).pvalue > 1e-3
+    default = MinorityOversampler(target, GROUPS, replacement=True)
+    assert len(default) == round(default.expected_epoch_size)
+
+
+def test_fixed_length_without_replacement() -> None:
+    target = imbalanced_target()
+    sampler = MinorityOversampler(target, GROUPS, num_samples=200, seed=1)
+    indices = list(sampler)
+    assert len(indices) == len(sampler) == 200
+    assert set(indices) == set(range(60))  # a full round first: every image at least once
+    r = sampler.repeat_factors.numpy()
+    counts = np.bincount(indices, minlength=60)
+    # 200 indices span more than two full rounds of ~sum(r), so each image appears >= 2 times.
+    assert sampler.expected_epoch_size < 100 and counts.min() >= 2
+    assert counts.max() <= 3 * math.ceil(r.max())
+
+
+@pytest.mark.parametrize("num_replicas", [1, 2, 3, 4])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_shards_are_disjoint_and_complete(num_replicas: int, drop_last: bool) -> None:
+    target = imbalanced_target()
+    shards = [
+        MinorityOversampler(
+            target, GROUPS, seed=5, num_replicas=num_replicas, rank=k, drop_last=drop_last
+        )
+        for k in range(num_replicas)
+    ]
+    for s in shards:
+        s.set_epoch(2)
+    whole = shards[0].epoch_indices().tolist()
+    lists = [list(s) for s in shards]
+    lengths = {len(x) for x in lists}
+    assert len(lengths) == 1 and lengths == {len(shards[0])}
+    if drop_last:
+        expected = whole[: (len(whole) // num_replicas) * num_replicas]
+    else:
+        size = math.ceil(len(whole) / num_replicas) * num_replicas
+        expected = (whole * 2)[:size]
+    # Interleaving the shards position by position gives back the (padded) epoch list.
+    rebuilt = [lists[k][j] for j in range(len(lists[0])) for k in range(num_replicas)]
+    assert rebuilt == expected
+    if not drop_last:
+        assert set().union(*map(set, lists)) == set(range(60))
+    assert Counter(i for x in lists for i in x) == Counter(expected)
+
+
+def test_padding_when_the_list_is_shorter_than_the_ranks() -> None:
+    target = torch.tensor([[0, 0], [1, 1]])
+    shards = [
+        MinorityOversampler(target, GROUPS, threshold=0.5, num_replicas=5, rank=k) for k in range(5)
+    ]
+    size = len(shards[0].epoch_indices())
+    assert size == 2
+    assert [len(s) for s in shards] == [1] * 5
+    assert sorted(i for s in shards for i in s) == [0, 0, 0, 1, 1]
+    dropped = MinorityOversampler(
+        target, GROUPS, threshold=0.5, num_replicas=5, rank=0, drop_last=True
+    )
+    assert len(dropped) == 0 and list(dropped) == []
+
+
+def test_set_epoch_changes_order_deterministically() -> None:
+    target = imbalanced_target()
+    a = MinorityOversampler(target, GROUPS, seed=7)
+    b = MinorityOversampler(target, GROUPS, seed=7)
+    c = MinorityOversampler(target, GROUPS, seed=8)
+    first = list(a)
+    assert first == list(a) == list(b)
+    assert first != list(c)
+    a.set_epoch(1)
+    second = list(a)
+    assert second != first
+    b.set_epoch(1)
+    assert list(b) == second
+    a.set_epoch(0)
+    assert list(a) == first
+
+
+def test_distributed_defaults_come_from_torch_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.distributed as dist
+
+    target = imbalanced_target()
+    assert MinorityOversampler(target, GROUPS).num_replicas == 1
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: 4)
+    monkeypatch.setattr(dist, "get_rank", lambda *a, **k: 3)
+    sampler = MinorityOversampler(target, GROUPS)
+    assert (sampler.num_replicas, sampler.rank) == (4, 3)
+    explicit = MinorityOversampler(target, GROUPS, num_replicas=2, rank=0)
+    assert (explicit.num_replicas, explicit.rank) == (2, 0)
+
+
+def test_works_in_a_dataloader() -> None:
+    target = imbalanced_target()
+    dataset = TensorDataset(torch.arange(60), target)
+    sampler = MinorityOversampler(target, GROUPS, seed=0)
+    loader = DataLoader(dataset, batch_size=16, sampler=sampler)
+    seen = torch.cat([idx for idx, _ in loader]).tolist()
+    assert seen == list(sampler)
+    assert len(loader) == math.ceil(len(sampler) / 16)
+    assert "MinorityOversampler(strategy='repeat_factor'" in repr(sampler)
+
+
+def test_numpy_target_and_images_without_labels() -> None:
+    target = np.array([[0, 0], [0, 0], [3, 2], [-100, -100]])
+    sampler = MinorityOversampler(target, GROUPS, threshold=0.5)
+    assert sampler.repeat_factors.tolist() == pytest.approx([1.0, 1.0, math.sqrt(2.0), 1.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"strategy": "lvis"}, ValueError, r"Expected `strategy` to be one of \('repeat_factor', 'inverse_frequency'\), but got 'lvis'"),
+        ({"threshold": 0.0}, ValueError, r"Expected `threshold` in \(0, 1\], but got 0"),
+        ({"threshold": 2}, ValueError, r"Expected `threshold` in \(0, 1\], but got 2"),
+        ({"num_samples": 0}, ValueError, r"Expected `num_samples` >= 1, but got 0"),
+        ({"num_samples": 2.5}, TypeError, r"Expected `num_samples` to be an int, but got float"),
+        ({"seed": -1}, ValueError, r"Expected `seed` >= 0, but got -1"),
+        ({"num_replicas": 0}, ValueError, r"Expected `num_replicas` >= 1, but got 0"),
+        ({"num_replicas": 2, "rank": 2}, ValueError, r"Expected `rank` in \[0, 1\] for num_replicas=2, but got 2"),
+        ({"target": torch.zeros(0, 2, dtype=torch.long)}, ValueError, r"Expected `target` with at least one sample, but got 0"),
+        ({"target": torch.zeros(3, 3, dtype=torch.long)}, ValueError, r"Expected `target` of shape \(N, G\) = \(3, 2\) for 2 attribute groups, but got \(3, 3\)"),
+        ({"target": torch.tensor([[4, 0]])}, ValueError, r"Expected `target\[:, 0\]` \(group 'group0', 4 attributes\) in \[0, 3\]"),
+    ],
+)  # fmt: skip
+def test_errors(kwargs, error, match) -> None:
+    args = {"target": imbalanced_target()}
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        MinorityOversampler(args.pop("target"), GROUPS, **args)
+
+
+def test_set_epoch_error() -> None:
+    sampler = MinorityOversampler(imbalanced_target(), GROUPS)
+    with pytest.raises(ValueError, match=r"Expected `epoch` >= 0, but got -1"):
+        sampler.set_epoch(-1)
