@@ -1,5 +1,23 @@
 """Datasets, label statistics and splits."""
 
+from imbalml.data.folder import (
+    ATTRIBUTE_LIST,
+    AttributeImageDataset,
+    load_rgb,
+    read_attribute_list,
+    read_labels,
+    read_split,
+    write_predictions,
+)
 from imbalml.data.stats import label_counts
 
-__all__ = ["label_counts"]
+__all__ = [
+    "ATTRIBUTE_LIST",
+    "AttributeImageDataset",
+    "label_counts",
+    "load_rgb",
+    "read_attribute_list",
+    "read_labels",
+    "read_split",
+    "write_predictions",
+]
