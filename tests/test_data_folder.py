@@ -95,6 +95,7 @@ def test_fashion_attribute_list_round_trip(tmp_path: Path) -> None:
             msg("Expected 3 attribute lines after the header of", "(line 1 says 3)", "got 2"),
         ),
         ("2\nh\na 1\nb 1\nc 1\n", msg("Expected 2 attribute lines", "but got 3 (lines 3-5)")),
+        ("2\nattribute_name attribute_type\n", msg("Expected 2 attribute lines", "but got 0.")),
         ("2\nh\na 1\nb\n", msg("'<attribute name> <group id>' on line 4 of", "but got 'b'")),
         ("2\nh\na 1\nb one\n", msg("group id to be an integer on line 4 of", "'one'")),
         ("2\nh\na 1\nb 1.0\n", msg("group id to be an integer on line 4 of", "'1.0'")),

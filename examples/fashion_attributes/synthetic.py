@@ -93,7 +93,7 @@ KNIT_COLOURS = np.array(
 ACCENTS = np.array(
     [(220, 30, 60), (250, 210, 40), (30, 110, 220), (250, 250, 250), (20, 20, 20), (40, 180, 90)]
 )
-FIT_FACTOR = {TIGHT: 0.78, LOOSE: 1.32, CONVENTIONAL: 1.0}
+FIT_FACTOR = {TIGHT: 0.72, LOOSE: 1.4, CONVENTIONAL: 1.0}
 
 
 # ------------------------------------------------------------------------------------ labels
@@ -269,7 +269,7 @@ def render_image(
     # Figure placement: body coordinates (x in [-25, 25] around the centre, y in [0, 100]).
     cx = width / 2 + rng.uniform(-0.07, 0.07) * width
     top = rng.uniform(-3, 3) * u
-    scale = rng.uniform(0.92, 1.05) * u
+    scale = rng.uniform(0.94, 1.04) * u
 
     angle = math.radians(rng.uniform(-6, 6))
     cos, sin = math.cos(angle), math.sin(angle)
@@ -349,13 +349,13 @@ def render_image(
         hem = waist * (1.0 + flare)
         md.polygon(poly([(-waist, 47), (waist, 47), (hem, hem_y), (-hem, hem_y)]), fill=255)
     if neckline == CREW:
-        md.ellipse(oval(-4.8, 16.5, 4.8, 24.5), fill=0)
+        md.ellipse(oval(-5.5, 15, 5.5, 26), fill=0)
     elif neckline == V_NECK:
-        md.polygon(poly([(-5.5, 19), (5.5, 19), (0, 34)]), fill=0)
+        md.polygon(poly([(-6, 19), (6, 19), (0, 35)]), fill=0)
     elif neckline == SQUARE:
-        md.polygon(rect(-6, 19, 6, 29), fill=0)
+        md.polygon(rect(-6.5, 19, 6.5, 30), fill=0)
     else:  # a high collar hides the neck
-        md.polygon(rect(-3.4, 13.5, 3.4, 21), fill=255)
+        md.polygon(rect(-3.8, 12.5, 3.8, 21), fill=255)
 
     # Texture: fabric, then the pattern on top (clipped by the mask when composited).
     texture_array, base = _fabric(fabric, rng, height, width, u)

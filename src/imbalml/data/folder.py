@@ -123,7 +123,7 @@ def read_attribute_list(
     if len(body) != count:
         raise ValueError(
             f"Expected {count} attribute lines after the header of {path} (line 1 says {count}), "
-            f"but got {len(body)} (lines 3-{len(lines)})."
+            f"but got {len(body)}" + (f" (lines 3-{len(lines)})." if body else ".")
         )
     names: list[str] = []
     ids: list[int] = []
