@@ -1,6 +1,26 @@
 """Datasets, label statistics and splits."""
 
+from imbalml.data.folder import (
+    ATTRIBUTE_LIST,
+    AttributeImageDataset,
+    load_rgb,
+    read_attribute_list,
+    read_labels,
+    read_split,
+    write_predictions,
+)
 from imbalml.data.split import StratifiedSplit, stratified_split
 from imbalml.data.stats import label_counts
 
-__all__ = ["StratifiedSplit", "label_counts", "stratified_split"]
+__all__ = [
+    "ATTRIBUTE_LIST",
+    "AttributeImageDataset",
+    "StratifiedSplit",
+    "label_counts",
+    "load_rgb",
+    "read_attribute_list",
+    "read_labels",
+    "read_split",
+    "stratified_split",
+    "write_predictions",
+]
