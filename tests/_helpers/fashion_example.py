@@ -6,8 +6,10 @@ other as top-level modules (``from fashion import ...``), which works when a scr
 on ``sys.path`` here, once; then ``from _helpers.fashion_example import fashion, synthetic``.
 """
 
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "fashion_attributes"
 if str(EXAMPLE_DIR) not in sys.path:
@@ -16,4 +18,11 @@ if str(EXAMPLE_DIR) not in sys.path:
 import fashion  # noqa: E402
 import synthetic  # noqa: E402
 
-__all__ = ["EXAMPLE_DIR", "fashion", "synthetic"]
+
+
+def import_example(name: str) -> ModuleType:
+    """Import one of the example's modules (``train``, ``predict``, ``config``, ...)."""
+    return importlib.import_module(name)
+
+
+__all__ = ["EXAMPLE_DIR", "fashion", "import_example", "synthetic"]

@@ -1,0 +1,181 @@
+"""The fashion-attributes example end to end, on a tiny synthetic dataset (CPU, seconds)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from _helpers.fashion_example import EXAMPLE_DIR, synthetic
+from _helpers.fashion_example import import_example as _import
+
+train = _import("train")
+predict = _import("predict")
+checkpoint = _import("checkpoint")
+config_mod = _import("config")
+builders = _import("builders")
+
+TINY = ["--backbone", "test_van", "--image-size", "32", "--resize-size", "36", "--batch-size", "16",
+        "--workers", "0", "--head-hidden", "16", "--lr", "0.003"]
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fashion") / "data"
+    synthetic.make_synthetic_dataset(root, num_train=64, num_val=32, num_test=16, image_size=40, seed=1)
+    return root
+
+
+def run(root: Path, out: Path, *extra: str) -> dict:
+    args = train.get_args_parser().parse_args(
+        ["--data-root", str(root), "--out-dir", str(out), *TINY, *extra]
+    )
+    return train.main(args)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("run")
+    return out, run(tiny_root, out, "--epochs", "2", "--pipeline", "pil")
+
+
+def test_outputs_exist_and_are_well_formed(finished_run: tuple[Path, dict], tiny_root: Path) -> None:
+    out, summary = finished_run
+    for name in ("config.yaml", "history.csv", "best_score.pt", "best_loss.pt", "last.pt",
+                 "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt"):
+        assert (out / name).is_file(), name
+    for name in ("label_distribution.png", "loss.png", "score.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["backbone"] == "test_van"
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    for key in ("train_loss", "val_loss", "train_score", "val_score", "lr", "seconds",
+                "val_acc_pattern", "val_acc_fit"):
+        assert all(float(r[key]) == float(r[key]) for r in rows), key  # present and not NaN
+    report = json.loads((out / "val_report.json").read_text())
+    assert len(report["per_attribute_recall"]) == 26
+    assert set(report["group_accuracy"]) == {"pattern", "sleeve", "length", "neckline", "fabric", "fit"}
+    assert report["num_images"] == 32
+    assert report["majority_baseline_mean_class_accuracy"] == pytest.approx(6 / 26)
+    assert [len(m) for m in report["confusion_matrices"].values()] == [7, 3, 3, 4, 6, 3]
+    lines = (out / "prediction.txt").read_text().splitlines()
+    assert len(lines) == 16
+    sizes = (7, 3, 3, 4, 6, 3)
+    for line in lines:
+        values = [int(v) for v in line.split()]
+        assert len(values) == 6 and all(0 <= v < k for v, k in zip(values, sizes))
+    assert summary["best_score_epoch"] in (1, 2)
+    assert summary["majority_baseline"] == pytest.approx(6 / 26)
+
+
+def test_checkpoints_are_self_describing(finished_run: tuple[Path, dict]) -> None:
+    out, _ = finished_run
+    state = checkpoint.load_checkpoint(out / "last.pt")
+    for key in ("model", "optimizer", "scheduler", "scaler", "epoch", "best_score", "best_loss",
+                "config", "groups", "rng", "imbalml_version", "history"):
+        assert key in state, key
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert state["groups"]["sizes"] == [7, 3, 3, 4, 6, 3]
+    best = checkpoint.load_checkpoint(out / "best_score.pt")
+    assert best["best_score"] == max(r["val_score"] for r in state["history"][: best["epoch"]])
+
+
+def test_predict_script_matches_training_report(finished_run: tuple[Path, dict], tiny_root: Path,
+                                                tmp_path: Path) -> None:
+    out, _ = finished_run
+    args = predict.get_args_parser().parse_args(
+        [str(out / "best_score.pt"), "--data-root", str(tiny_root), "--split", "val",
+         "--out", str(tmp_path / "val_pred.txt"), "--report", str(tmp_path / "r.json"), "--workers", "0"])
+    result = predict.main(args)
+    report = json.loads((out / "val_report.json").read_text())
+    assert result["mean_class_accuracy"] == pytest.approx(report["mean_class_accuracy"])
+    assert json.loads((tmp_path / "r.json").read_text())["num_images"] == 32
+    assert len((tmp_path / "val_pred.txt").read_text().splitlines()) == 32
+
+
+def test_resume_continues_exactly(tiny_root: Path, tmp_path: Path) -> None:
+    straight = tmp_path / "straight"
+    run(tiny_root, straight, "--epochs", "2", "--pipeline", "pil")
+    split = tmp_path / "split"
+    run(tiny_root, split, "--epochs", "1", "--pipeline", "pil")
+    run(tiny_root, split, "--epochs", "2", "--pipeline", "pil", "--resume", str(split / "last.pt"))
+    a = checkpoint.load_checkpoint(straight / "last.pt")
+    b = checkpoint.load_checkpoint(split / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["history"][1]["val_loss"] == b["history"][1]["val_loss"]
+
+
+def test_tensor_pipeline_runs(tiny_root: Path, tmp_path: Path) -> None:
+    summary = run(tiny_root, tmp_path, "--epochs", "1", "--pipeline", "tensor", "--oversample", "true")
+    assert (tmp_path / "prediction.txt").is_file()
+    assert summary["epochs"] == 1
+
+
+def test_report_config_builds_the_report_model() -> None:
+    args = train.get_args_parser().parse_args(
+        ["--config", str(EXAMPLE_DIR / "configs" / "report.yaml"), "--pretrained", "none"])
+    config = config_mod.resolve_config(args)
+    assert (config["epochs"], config["batch_size"], config["lr"], config["weight_decay"]) == (100, 64, 5e-4, 3e-4)
+    assert (config["gamma_neg"], config["gamma_pos"], config["clip"], config["loss_reduction"]) == (4.0, 1.0, 0.05, "sum")
+    assert (config["image_size"], config["resize_size"], config["mixup"]) == (224, 256, "minority")
+    from fashion import FASHION_GROUPS
+
+    model = builders.build_model(config, FASHION_GROUPS)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == 4_174_426  # the report's count: VAN-B0 with its unused 1000-class head + head
+    assert sum(p.numel() for p in model.head.parameters()) == 68_626
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 26)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (EXAMPLE_DIR / "configs").glob("*.yaml")))
+def test_every_config_resolves(name: str) -> None:
+    args = train.get_args_parser().parse_args(["--config", str(EXAMPLE_DIR / "configs" / name)])
+    config = config_mod.resolve_config(args)
+    assert config["epochs"] == 100 and config["backbone"] == "van_b0"
+
+
+def test_command_line_overrides_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 7\nlr: 0.01\n")
+    args = train.get_args_parser().parse_args(["--config", str(path), "--epochs", "3"])
+    config = config_mod.resolve_config(args)
+    assert config["epochs"] == 3 and config["lr"] == 0.01
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("epoch: 3\n", r"c\.yaml: unknown option\(s\) \['epoch'\]"),
+        ("lr: 5e-4\n", r"c\.yaml: expected `lr` of type float .* but got '5e-4' \(str\)"),
+        ("loss: focal\n", r"c\.yaml: expected `loss` in \("),
+        ("- 1\n- 2\n", r"c\.yaml: expected a mapping of option: value, but got list"),
+        ("image_size: 300\nresize_size: 256\n", r"expected `resize_size` >= `image_size` \(300\), but got 256"),
+        ("base: c.yaml\n", r"c\.yaml: `base` chain too deep or circular"),
+    ],
+)
+def test_bad_config_files_are_named(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    args = train.get_args_parser().parse_args(["--config", str(path)])
+    with pytest.raises(ValueError, match=match):
+        config_mod.resolve_config(args)
+
+
+def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        train.get_args_parser().parse_args(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for key in config_mod.DEFAULTS:
+        assert "--" + key.replace("_", "-") in text
+
+
+def test_missing_data_root_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"--data-root .*nowhere: expected the course layout"):
+        run(tmp_path / "nowhere", tmp_path / "out", "--epochs", "1")
