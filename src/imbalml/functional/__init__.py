@@ -1,6 +1,14 @@
 """Pure functions: grouped softmax, losses, metrics and mixup kernels."""
 
 from imbalml.functional.grouped import grouped_argmax, grouped_log_softmax, grouped_softmax
+from imbalml.functional.losses import (
+    adjust_logits,
+    asymmetric_loss,
+    dice_loss,
+    focal_loss,
+    logit_adjusted_cross_entropy,
+    weighted_cross_entropy,
+)
 from imbalml.functional.metrics import (
     confusion_counts,
     confusion_matrices,
@@ -10,12 +18,18 @@ from imbalml.functional.metrics import (
 )
 
 __all__ = [
+    "adjust_logits",
+    "asymmetric_loss",
     "confusion_counts",
     "confusion_matrices",
+    "dice_loss",
+    "focal_loss",
     "group_accuracy",
     "grouped_argmax",
     "grouped_log_softmax",
     "grouped_softmax",
+    "logit_adjusted_cross_entropy",
     "mean_class_accuracy",
     "per_class_accuracy",
+    "weighted_cross_entropy",
 ]
