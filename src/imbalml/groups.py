@@ -265,7 +265,8 @@ class AttributeGroups:
         offsets = torch.as_tensor(self._offsets, device=indices.device)
         columns = torch.where(valid, indices + offsets, torch.zeros_like(indices))
         out = torch.zeros(indices.shape[0], self.num_attributes, dtype=dtype, device=indices.device)
-        out.scatter_(1, columns, valid.to(dtype))
+        # scatter_add_: a missing label adds 0 to column 0 instead of overwriting a 1 there.
+        out.scatter_add_(1, columns, valid.to(dtype))
         return out
 
     def argmax(self, scores: Any) -> torch.Tensor:
