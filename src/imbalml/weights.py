@@ -28,6 +28,8 @@ STRATEGIES = ("balanced", "inverse_sqrt", "effective_number")
 
 def _check_counts(counts: Any, groups: AttributeGroups | None) -> tuple[torch.Tensor, list[slice]]:
     """Return float64 counts ``(C,)`` and the slice of each group (one slice without groups)."""
+    if isinstance(counts, (list, tuple)):
+        counts = torch.as_tensor(counts)
     counts = as_tensor(counts, "counts")
     if counts.is_complex() or counts.dtype == torch.bool:
         raise TypeError(f"Expected `counts` with real numbers, but got dtype {counts.dtype}.")
@@ -85,7 +87,8 @@ def class_weights(
     over its attributes: :math:`\sum_{c \in g} w_c = K_g`.
 
     Args:
-        counts: Per-attribute counts ``(C,)`` (e.g. :func:`imbalml.label_counts`), ``>= 0``.
+        counts: Per-attribute counts ``(C,)`` (e.g. :func:`imbalml.label_counts`), ``>= 0``: a
+            tensor, numpy array or list.
         groups: The label layout; ``None`` treats all ``C`` entries as the classes of one group.
         strategy: ``"balanced"``, ``"inverse_sqrt"`` or ``"effective_number"``.
         beta: :math:`\beta \in [0, 1)` of ``"effective_number"`` (0 gives uniform weights; the

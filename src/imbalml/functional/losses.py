@@ -93,19 +93,20 @@ def _group_sum(values: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
 def _grouped_log_probs(input: torch.Tensor, groups: AttributeGroups) -> tuple[torch.Tensor, ...]:
     """Per-group ``log p`` and ``log(1 - p)``, both ``(N, C)``, accurate for any logit gap.
 
-    ``log(1 - p)`` is ``log1p(-p)`` for all but the top attribute of each group (whose ``p`` is at
-    most 1/2 there) and, for the top attribute, the log-sum-exp of the *other* logits minus the
-    group's log-sum-exp, which keeps full relative precision when ``1 - p`` is tiny.
+    The top attribute of each group is a two-way softmax of its logit against the log-sum-exp
+    ``r`` of the others: ``log p = logsigmoid(x_top - r)`` and ``log(1 - p) = logsigmoid(r -
+    x_top)``, exact however close ``p`` is to 1. Every other attribute has ``p <= 1/2``, where
+    ``x - logsumexp(x)`` and ``log1p(-p)`` are accurate.
     """
     index, pad, keep = _padded_layout(groups.sizes, input.device)
     n = input.shape[0]
     x = input[:, index].masked_fill(pad, -math.inf)  # (N, G, K)
-    lse = torch.logsumexp(x, -1, keepdim=True)
-    log_p = x - lse
     top = x.argmax(-1, keepdim=True)
-    lse_others = torch.logsumexp(x.scatter(-1, top, -math.inf), -1, keepdim=True)
-    rest = torch.log1p(-log_p.exp().scatter(-1, top, 0.0))
-    log_1mp = rest.scatter(-1, top, lse_others - lse)
+    x_top = x.gather(-1, top)
+    rest = torch.logsumexp(x.scatter(-1, top, -math.inf), -1, keepdim=True)
+    gap = x_top - rest
+    log_p = (x - torch.logaddexp(x_top, rest)).scatter(-1, top, F.logsigmoid(gap))
+    log_1mp = torch.log1p(-log_p.exp().scatter(-1, top, 0.0)).scatter(-1, top, F.logsigmoid(-gap))
     return log_p.reshape(n, -1)[:, keep], log_1mp.reshape(n, -1)[:, keep]
 
 
@@ -179,6 +180,8 @@ def _grouped_args(
         validate=validate,
     )  # fmt: skip
     dtype = _compute_dtype(input)
+    if isinstance(target, torch.Tensor) and target.is_floating_point():
+        y = target  # keep a float64 (or differentiable) soft target as it is
     return input.to(dtype), y.to(dtype), valid
 
 
@@ -237,11 +240,59 @@ def _check_asl_hyper(gamma_pos: float, gamma_neg: float, clip: float, eps: float
 
 
 def _step(value: torch.Tensor) -> torch.Tensor:
-    """``1.0`` where ``value > 0``, else ``0.0`` (a float indicator without a bool tensor)."""
-    return torch.sign(value).clamp_(min=0.0)
+    """``1.0`` where ``value > 0``, else ``0.0``, in place on ``value`` (a scratch tensor).
+
+    A float indicator built without a bool tensor: on CPU, bool masks and ``where`` are several
+    times slower than ``sign`` and ``clamp``.
+    """
+    return value.sign_().clamp_(min=0.0)
 
 
-def _asymmetric_kernel(
+def _asymmetric_reference(
+    p: torch.Tensor,
+    one_minus_p: torch.Tensor,
+    log_p: torch.Tensor,
+    log_1mp: torch.Tensor,
+    y: torch.Tensor,
+    mask: torch.Tensor | None,
+    *,
+    gamma_pos: float,
+    gamma_neg: float,
+    clip: float,
+    eps: float,
+    detach_focal_weight: bool,
+) -> torch.Tensor:
+    """Elementwise ASL from ``p``, ``1 - p`` and their logs, differentiable by autograd.
+
+    The plain statement of the loss (any probability model). :func:`_asymmetric_fused` computes
+    the same values, with the gradient, in one pass; the tests hold the two together.
+    """
+    log_eps = math.log(eps) if eps > 0 else -math.inf
+    if clip > 0:
+        # log(1 - p_m) = log(min(1 - p + m, 1)): 1 - p is accurate, and adding m cancels nothing.
+        log_neg = torch.log(one_minus_p + clip).clamp(max=0.0)
+        p_m = (p - clip).clamp(min=0.0)
+    else:
+        log_neg, p_m = log_1mp, p
+    if eps > 0:
+        # log(max(p, eps)) == max(log p, log eps), gradient included (zero where clamped).
+        log_pos, log_neg = log_p.clamp(min=log_eps), log_neg.clamp(min=log_eps)
+    else:
+        log_pos = log_p
+    loss = -torch.lerp(log_neg, log_pos, y)  # -(y log p + (1 - y) log(1 - p_m))
+    if gamma_pos > 0 or gamma_neg > 0:
+        base = torch.lerp(p_m, one_minus_p, y)  # 1 - p_t = y (1 - p) + (1 - y) p_m
+        if detach_focal_weight:
+            base = base.detach()
+        exponent = gamma_neg + (gamma_pos - gamma_neg) * y
+        # base ** exponent as exp(exponent * log(base)), base floored at the smallest normal
+        # number: 0 ** 0 stays 1, and wherever base == 0 the log term above is exactly 0.
+        weight = (base.clamp(min=torch.finfo(base.dtype).tiny).log() * exponent).exp()
+        loss = loss * weight
+    return loss if mask is None else loss * mask
+
+
+def _asymmetric_fused(
     p: torch.Tensor,
     one_minus_p: torch.Tensor,
     log_p: torch.Tensor,
@@ -254,90 +305,96 @@ def _asymmetric_kernel(
     clip: float,
     eps: float,
     detach_focal_weight: bool,
-    need_grad: bool = False,
+    need_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Elementwise ASL from ``p``, ``1 - p``, ``log p`` and ``log(1 - p)`` (any model).
+    """:func:`_asymmetric_reference` and its derivatives in one pass, for the autograd Function.
 
-    ``log_1mp`` is only read when ``clip == 0``. ``log_p`` (and ``log_1mp``) may be ``-inf``
-    where the probability underflows, as long as the ``eps`` clamp covers it.
-
-    Returns the masked loss and, when ``need_grad`` (only inside the autograd Function, where
-    autograd is off), its derivatives with respect to ``log_p`` and ``log_1mp`` computed in the
-    same pass. With ``need_grad=False`` the operations are differentiable (the autograd path).
+    Returns the masked elementwise loss and, if ``need_grad``, its derivatives with respect to
+    ``log_p`` and ``log(1 - p)``. Runs with autograd off: intermediates are updated in place
+    (fewer allocations, the main cost on CPU); the inputs are only read. ``log_1mp`` is only
+    read when ``clip == 0`` (it may be ``None`` otherwise); ``log_p`` and ``log_1mp`` may be
+    ``-inf`` where the probability underflows, as long as the ``eps`` clamp covers it.
     """
     log_eps = math.log(eps) if eps > 0 else -math.inf
     if clip > 0:
-        # log(1 - p_m) = log(min(1 - p + m, 1)): 1 - p is accurate, and adding m cancels nothing.
-        shifted = one_minus_p + clip
-        log_neg = shifted.log().clamp(max=0.0)
+        shifted = one_minus_p + clip  # 1 - p + m
+        base_loss = shifted.log().clamp_(max=0.0)  # log(1 - p_m) for now
         if eps > clip:
-            log_neg = log_neg.clamp(min=log_eps)
+            base_loss.clamp_(min=log_eps)
     else:
         if log_1mp is None:
             log_1mp = one_minus_p.log()
-        log_neg_raw = log_1mp
-        log_neg = log_1mp.clamp(min=log_eps) if eps > 0 else log_1mp
-    # log(max(p, eps)) == max(log p, log eps), gradient included (zero where clamped).
-    log_pos = log_p.clamp(min=log_eps) if eps > 0 else log_p
-    base_loss = torch.lerp(log_neg, log_pos, y)  # y log p + (1 - y) log(1 - p_m); negated below
+        base_loss = log_1mp.clamp(min=log_eps) if eps > 0 else log_1mp.clone()
+    base_loss.lerp_(log_p.clamp(min=log_eps) if eps > 0 else log_p, y)  # y log p + (1-y) log(1-p_m)
     focusing = gamma_pos > 0 or gamma_neg > 0
     exponent: float | torch.Tensor = gamma_pos
     if focusing:
-        p_m = (p - clip).clamp(min=0.0) if clip > 0 else p
-        base = torch.lerp(p_m, one_minus_p, y)  # 1 - p_t = y (1 - p) + (1 - y) p_m
-        if detach_focal_weight:
-            base = base.detach()
+        base = (p - clip).clamp_(min=0.0) if clip > 0 else p.clone()  # p_m
+        base.lerp_(one_minus_p, y).clamp_(min=torch.finfo(p.dtype).tiny)  # 1 - p_t, floored
         if gamma_pos != gamma_neg:
-            exponent = gamma_neg + (gamma_pos - gamma_neg) * y
-        # base ** exponent as exp(exponent * log(base)); base is floored at the smallest normal
-        # number so 0 ** 0 stays 1. Where base == 0 the log term it multiplies is exactly 0.
-        safe_base = base.clamp(min=torch.finfo(base.dtype).tiny)
-        weight = (safe_base.log() * exponent).exp()
-        loss = -(base_loss * weight)
+            exponent = (y * (gamma_pos - gamma_neg)).add_(gamma_neg)
+        weight = base.log().mul_(exponent).exp_()
+        loss = (base_loss * weight).neg_()
     else:
-        loss = -base_loss
+        loss = base_loss.neg()
     if mask is not None:
-        loss = loss * mask
+        loss.mul_(mask)
     if not need_grad:
         return loss, None, None
 
-    # d loss / d log_p and d loss / d log_1mp, first with the focusing weight held constant.
-    grad_pos = y * weight if focusing else y.clone()
-    grad_neg = grad_pos - weight if focusing else grad_pos - 1.0  # -(1 - y) w
-    grad_pos.neg_()
+    # Derivatives with the focusing weight held constant: -y w for log p, -(1 - y) w for
+    # log(1 - p_m), which moves with log(1 - p) by (1 - p) / (1 - p + m) where p > m.
+    grad_log_p = y * weight if focusing else y.clone()
+    grad_log_1mp = grad_log_p - (weight if focusing else 1.0)
+    grad_log_p.neg_()
     if eps > 0:
-        grad_pos.mul_(_step(log_p - log_eps))
-    active: torch.Tensor | None = None  # 1 where p > m: where p_m and log(1 - p_m) move
-    if clip > 0:  # d log(1 - p + m) / d log(1 - p) = (1 - p) / (1 - p + m), 0 where p < m
+        grad_log_p.mul_(_step(log_p - log_eps))
+    active: torch.Tensor | None = None  # 1 where p > m (where p_m and log(1 - p_m) move)
+    if clip > 0:
         active = _step(p - clip)
-        grad_neg.mul_(one_minus_p).div_(shifted).mul_(active)
+        grad_log_1mp.mul_(one_minus_p).div_(shifted).mul_(active)
         if eps > clip:
-            grad_neg.mul_(_step(shifted.log() - log_eps))
-    elif eps > 0:
-        grad_neg.mul_(_step(log_neg_raw - log_eps))
-    grad_log_p, grad_log_1mp = grad_pos, grad_neg
+            grad_log_1mp.mul_(_step(shifted.log_().sub_(log_eps)))
+    elif eps > 0 and log_1mp is not None:
+        grad_log_1mp.mul_(_step(log_1mp - log_eps))
     if focusing and not detach_focal_weight:
-        # d w / d base = exponent * base ** (exponent - 1) = exponent * w / base (finite: base is
-        # floored, and base_loss == 0 wherever the floor is active).
-        grad_base = (base_loss * exponent).mul_(weight).div_(safe_base).neg_()
-        # base = y (1 - p) + (1 - y) max(p - m, 0)
-        grad_log_1mp.add_(grad_base * y * one_minus_p)
-        d_p_m = (1.0 - y).mul_(p)
+        # d w / d base = exponent * w / base (base floored, so finite; where the floor is
+        # active, base_loss is 0). base = y (1 - p) + (1 - y) max(p - m, 0).
+        grad_base = base_loss.mul_(weight).div_(base).mul_(exponent).neg_()
+        grad_log_1mp.addcmul_(grad_base, y * one_minus_p)
+        d_base = (1.0 - y).mul_(p)
         if active is not None:
-            d_p_m.mul_(active)
-        grad_log_p.add_(grad_base.mul_(d_p_m))
+            d_base.mul_(active)
+        grad_log_p.addcmul_(grad_base, d_base)
     if mask is not None:
         grad_log_p.mul_(mask)
         grad_log_1mp.mul_(mask)
     return loss, grad_log_p, grad_log_1mp
 
 
+def _asymmetric_autograd(
+    first: torch.Tensor,
+    second: torch.Tensor | None,
+    y: torch.Tensor,
+    mask: torch.Tensor | None,
+    options: dict[str, Any],
+) -> torch.Tensor:
+    """The loss through plain autograd (differentiable in every input, to any order)."""
+    if second is None:
+        p, one_minus_p = torch.sigmoid(first), torch.sigmoid(-first)
+        log_p, log_1mp = F.logsigmoid(first), F.logsigmoid(-first)
+    else:
+        p, one_minus_p, log_p, log_1mp = first.exp(), second.exp(), first, second
+    return _asymmetric_reference(p, one_minus_p, log_p, log_1mp, y, mask, **options)
+
+
 class _AsymmetricLossFunction(torch.autograd.Function):
     """ASL whose derivatives are computed in the forward pass (one fused pass, one multiply back).
 
     ``first`` is the logits (sigmoid form, ``second is None``) or ``log p`` (grouped form, with
-    ``second = log(1 - p)``). The target receives no gradient: callers use the autograd path when
-    it requires one.
+    ``second = log(1 - p)``). The target receives no gradient: callers use
+    :func:`_asymmetric_autograd` when it requires one. Under ``create_graph=True`` the backward
+    recomputes the gradient with autograd, so higher derivatives are exact too.
     """
 
     @staticmethod
@@ -351,36 +408,43 @@ class _AsymmetricLossFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         need_grad = bool(ctx.needs_input_grad[0] or ctx.needs_input_grad[1])
         ctx.sigmoid = second is None
+        ctx.options = options
+        log_1mp: torch.Tensor | None
         if second is None:
-            p, one_minus_p = torch.sigmoid(first), torch.sigmoid(-first)
-            if options["eps"] > 0 and math.log(options["eps"]) > math.log(
-                torch.finfo(first.dtype).tiny
-            ):
+            # sigmoid(x) = 1 / (1 + exp(-x)) and 1 - sigmoid(x) = 1 / (1 + exp(x)): both to full
+            # relative precision (no 1 - p), overflow gives exactly 0, and faster on CPU.
+            p = first.neg().exp_().add_(1.0).reciprocal_()
+            one_minus_p = first.exp().add_(1.0).reciprocal_()
+            eps = options["eps"]
+            if eps > 0 and math.log(eps) > math.log(torch.finfo(first.dtype).tiny):
                 # The eps clamp covers every logit whose probability is not a normal float, so
-                # the log of the sigmoid is as good as log-sigmoid here, and cheaper.
-                log_p, log_1mp = p.log(), one_minus_p.log() if options["clip"] == 0 else None
+                # log(sigmoid) is as good as log-sigmoid there, and cheaper.
+                log_p, log_1mp = p.log(), None
             else:
                 log_p, log_1mp = F.logsigmoid(first), F.logsigmoid(-first)
         else:
             log_p, log_1mp = first, second
-            p, one_minus_p = log_p.exp(), second.exp()
-        loss, grad_log_p, grad_log_1mp = _asymmetric_kernel(
+            p, one_minus_p = first.exp(), second.exp()
+        loss, grad_log_p, grad_log_1mp = _asymmetric_fused(
             p, one_minus_p, log_p, log_1mp, y, mask, need_grad=need_grad, **options
         )
         if grad_log_p is not None and grad_log_1mp is not None:
             if second is None:  # d log p / dx = 1 - p,  d log(1 - p) / dx = -p
-                ctx.save_for_backward(grad_log_p.mul_(one_minus_p).sub_(grad_log_1mp.mul_(p)))
-            else:
-                ctx.save_for_backward(grad_log_p, grad_log_1mp)
+                grad_log_p.mul_(one_minus_p).sub_(grad_log_1mp.mul_(p))
+            ctx.save_for_backward(grad_log_p, grad_log_1mp, first, second, y, mask)
         return loss
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grads = [grad_output * g for g in ctx.saved_tensors]
+        grad_first, grad_second, first, second, y, mask = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
+            inputs = [first] if second is None else [first, second]
+            loss = _asymmetric_autograd(first, second, y, mask, ctx.options)
+            grads = torch.autograd.grad(loss, inputs, grad_output, create_graph=True)
+            return grads[0], grads[1] if second is not None else None, None, None, None
         if ctx.sigmoid:
-            return grads[0], None, None, None, None
-        return grads[0], grads[1], None, None, None
+            return grad_output * grad_first, None, None, None, None
+        return grad_output * grad_first, grad_output * grad_second, None, None, None
 
 
 def asymmetric_loss(
@@ -477,10 +541,7 @@ def asymmetric_loss(
     if groups is None:
         x, y, mask = _sigmoid_args(input, target, ignore_index, validate_args)
         if y.requires_grad:  # a target that needs a gradient: plain autograd
-            log_p, log_1mp = F.logsigmoid(x), F.logsigmoid(-x)
-            loss = _asymmetric_kernel(
-                torch.sigmoid(x), torch.sigmoid(-x), log_p, log_1mp, y, mask, **options
-            )[0]
+            loss = _asymmetric_autograd(x, None, y, mask, options)
         else:
             loss = _AsymmetricLossFunction.apply(x, None, y, mask, options)
     else:
@@ -489,9 +550,7 @@ def asymmetric_loss(
         mask = _attribute_mask(valid, groups, x.dtype, validate_args)
         log_p, log_1mp = _grouped_log_probs(x, groups)
         if y.requires_grad:
-            loss = _asymmetric_kernel(
-                log_p.exp(), log_1mp.exp(), log_p, log_1mp, y, mask, **options
-            )[0]
+            loss = _asymmetric_autograd(log_p, log_1mp, y, mask, options)
         else:
             loss = _AsymmetricLossFunction.apply(log_p, log_1mp, y, mask, options)
     return _reduce(loss, mask, reduction)
