@@ -876,3 +876,19 @@ def test_module_init_errors():
         LogitAdjustedCrossEntropyLoss(GROUPS, torch.zeros(9))
     with pytest.raises(TypeError, match=r"Expected `ignore_index` to be an int, but got float\."):
         AsymmetricLoss(ignore_index=-1.0)
+
+
+def test_empty_batch_gives_zero_loss_and_gradient():
+    x = torch.zeros(0, GROUPS.num_attributes, requires_grad=True)
+    hard, soft = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, GROUPS.num_attributes)
+    losses = [
+        asymmetric_loss(x, soft),
+        asymmetric_loss(x, hard, groups=GROUPS),
+        dice_loss(x, soft),
+        dice_loss(x, hard, groups=GROUPS),
+        weighted_cross_entropy(x, hard, GROUPS),
+    ]
+    for loss in losses:
+        assert loss.item() == 0.0
+    sum(losses).backward()
+    assert x.grad.shape == x.shape

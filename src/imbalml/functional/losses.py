@@ -107,7 +107,8 @@ def _grouped_log_probs(input: torch.Tensor, groups: AttributeGroups) -> tuple[to
     gap = x_top - rest
     log_p = (x - torch.logaddexp(x_top, rest)).scatter(-1, top, F.logsigmoid(gap))
     log_1mp = torch.log1p(-log_p.exp().scatter(-1, top, 0.0)).scatter(-1, top, F.logsigmoid(-gap))
-    return log_p.reshape(n, -1)[:, keep], log_1mp.reshape(n, -1)[:, keep]
+    flat = x.shape[1] * x.shape[2]
+    return log_p.reshape(n, flat)[:, keep], log_1mp.reshape(n, flat)[:, keep]
 
 
 def _ignore_mask(y: torch.Tensor, ignore_index: int) -> torch.Tensor:
@@ -477,14 +478,25 @@ def asymmetric_loss(
     form, equal to ``timm.loss.AsymmetricLossMultiLabel(reduction="sum")`` with
     ``reduction="sum"``), otherwise one softmax per attribute group (the fashion report's form).
 
-    Numerics: the loss is evaluated from :math:`\log p` and :math:`\log(1 - p)` (log-sigmoid, or
-    a per-group log-softmax with an exact complement for the top attribute), in float32 for
-    half-precision input. The reference's clamp of the log arguments at ``eps`` is reproduced
-    exactly in log space, :math:`\log \max(p, \epsilon) = \max(\log p, \log \epsilon)`, including
-    its zero gradient where it is active; ``eps=0`` disables it. Where the clamp is inactive the
-    values match the float32 reference up to its own rounding error (the reference's ``1 - p``
-    loses precision for :math:`p \to 1`; this function does not), and logits of any size in any
-    dtype give finite values and gradients.
+    Numerics: the computation runs in float32 for half-precision input (float64 stays float64).
+    :math:`p` and :math:`1 - p` are computed separately (:math:`1 / (1 + e^{\mp x})`, or for the
+    grouped form a per-group log-softmax whose top attribute is a two-way softmax against the
+    log-sum-exp of the others), never as ``1 - p``, so both keep full relative precision however
+    confident the prediction; :math:`1 - p_m = \min(1 - p + m, 1)` then involves no cancellation.
+    The reference's clamp of the log arguments at ``eps`` is kept exactly, in log space:
+    :math:`\log \max(p, \epsilon) = \max(\log p, \log \epsilon)`, with zero gradient where it
+    is active; ``eps=0`` disables it (log-sigmoid is used then). Consequences: with ``clip > 0``
+    values equal the float32 reference to float32 precision; with ``clip = 0`` they are closer
+    to a float64 evaluation than the reference, whose ``1 - sigmoid(x)`` loses digits as
+    :math:`x` grows; and logits of any magnitude, in any dtype or under autocast, give finite
+    values and gradients. The focusing power :math:`(1 - p_t)^\gamma` is evaluated as
+    :math:`\exp(\gamma \log \max(1 - p_t, \text{tiny}))`, so :math:`0^0 = 1` and the gradient
+    stays finite for any :math:`\gamma \ge 0`.
+
+    The gradient with respect to ``input`` is computed in the same pass as the loss (a custom
+    autograd function, one multiply in the backward pass). Second derivatives
+    (``create_graph=True``) and gradients with respect to a ``target`` that requires grad go
+    through plain autograd instead, with identical values.
 
     Args:
         input: Logits ``(N, C)``, any floating dtype.
