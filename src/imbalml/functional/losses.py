@@ -857,8 +857,9 @@ def adjust_logits(
     """
     check_groups(groups)
     check_number(tau, "tau", low=0.0)
+    logits = as_tensor(logits, "logits")
     if validate_args:
-        logits = check_scores(logits, groups, "logits", finite=False)
+        check_scores(logits, groups, "logits", finite=False)
         _check_priors(priors, groups)
     log_priors = as_tensor(priors, "priors").to(device=logits.device, dtype=_compute_dtype(logits))
     return (logits.to(log_priors.dtype) - tau * log_priors.log()).to(logits.dtype)
@@ -917,8 +918,9 @@ def logit_adjusted_cross_entropy(
     """
     check_groups(groups)
     check_number(tau, "tau", low=0.0)
+    input = as_tensor(input, "input")
     if validate_args:
-        input = check_scores(input, groups, "input", finite=False)
+        check_scores(input, groups, "input", finite=False)
         _check_priors(priors, groups)
     dtype = _compute_dtype(input)
     log_priors = as_tensor(priors, "priors").to(device=input.device, dtype=dtype).log()
