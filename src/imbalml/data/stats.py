@@ -32,6 +32,4 @@ def label_counts(target: Any, groups: AttributeGroups, *, ignore_index: int = -1
     """
     check_groups(groups)
     target = check_hard_target(target, groups, "target", ignore_index=ignore_index).long()
-    return groups.to_one_hot(
-        target, ignore_index=ignore_index, dtype=torch.long, validate=False
-    ).sum(0)
+    return groups.to_one_hot(target, ignore_index=ignore_index, dtype=torch.long, validate=False).sum(0)
