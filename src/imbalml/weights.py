@@ -1,0 +1,187 @@
+r"""Per-attribute class weights and priors from label counts.
+
+Counts come from :func:`imbalml.label_counts` (or any ``(C,)`` array of non-negative numbers).
+Everything is computed within each attribute group: an attribute is weighed against the other
+attributes of its own group, never against another group's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from imbalml._validation import (
+    as_tensor,
+    check_choice,
+    check_finite,
+    check_groups,
+    check_number,
+    check_shape,
+)
+from imbalml.groups import AttributeGroups
+
+__all__ = ["class_priors", "class_weights"]
+
+STRATEGIES = ("balanced", "inverse_sqrt", "effective_number")
+
+
+def _check_counts(counts: Any, groups: AttributeGroups | None) -> tuple[torch.Tensor, list[slice]]:
+    """Return float64 counts ``(C,)`` and the slice of each group (one slice without groups)."""
+    if isinstance(counts, (list, tuple)):
+        counts = torch.as_tensor(counts)
+    counts = as_tensor(counts, "counts")
+    if counts.is_complex() or counts.dtype == torch.bool:
+        raise TypeError(f"Expected `counts` with real numbers, but got dtype {counts.dtype}.")
+    if groups is None:
+        if counts.ndim != 1 or counts.numel() < 1:
+            raise ValueError(
+                f"Expected `counts` of shape (C,) with C >= 1, but got {tuple(counts.shape)}."
+            )
+        slices = [slice(0, counts.numel())]
+    else:
+        check_groups(groups)
+        check_shape(counts, "counts", (groups.num_attributes,), "(C,)")
+        slices = list(groups.slices)
+    counts = counts.detach().to(device="cpu", dtype=torch.float64)
+    check_finite(counts, "counts")
+    if bool((counts < 0).any()):
+        i = int((counts < 0).nonzero()[0, 0])
+        raise ValueError(
+            f"Expected `counts` >= 0, but got {counts[i].item():g} for {_name(i, groups)}."
+        )
+    return counts, slices
+
+
+def _name(index: int, groups: AttributeGroups | None) -> str:
+    if groups is None:
+        return f"class {index}"
+    group = groups.attribute_group[index]
+    return (
+        f"attribute {groups.attribute_names[index]!r} (index {index}, group "
+        f"{groups.names[group]!r})"
+    )
+
+
+def class_weights(
+    counts: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    strategy: str = "balanced",
+    beta: float = 0.999,
+) -> torch.Tensor:
+    r"""Per-attribute loss weights that up-weight rare attributes within each group.
+
+    With :math:`n_c` the count of attribute :math:`c`, :math:`K_g` the number of attributes and
+    :math:`n_g = \sum_{c \in g} n_c` the labelled samples of its group :math:`g`:
+
+    * ``"balanced"``: :math:`w_c = n_g / (K_g\, n_c)`, scikit-learn's
+      ``compute_class_weight("balanced", ...)`` applied to each group's labels;
+      :math:`\sum_{c \in g} n_c w_c = n_g`, so the average weight per labelled sample is 1.
+    * ``"inverse_sqrt"``: :math:`w_c \propto n_c^{-1/2}`.
+    * ``"effective_number"`` (Cui et al. 2019, class-balanced loss):
+      :math:`w_c \propto (1 - \beta) / (1 - \beta^{n_c})`, the inverse "effective number" of
+      samples.
+
+    The last two are normalised as in Cui et al., so that the weights of each group average 1
+    over its attributes: :math:`\sum_{c \in g} w_c = K_g`.
+
+    Args:
+        counts: Per-attribute counts ``(C,)`` (e.g. :func:`imbalml.label_counts`), ``>= 0``: a
+            tensor, numpy array or list.
+        groups: The label layout; ``None`` treats all ``C`` entries as the classes of one group.
+        strategy: ``"balanced"``, ``"inverse_sqrt"`` or ``"effective_number"``.
+        beta: :math:`\beta \in [0, 1)` of ``"effective_number"`` (0 gives uniform weights; the
+            closer to 1, the closer to inverse frequency).
+
+    Returns:
+        Float32 weights ``(C,)``, for :class:`imbalml.WeightedCrossEntropyLoss` and friends.
+
+    Raises:
+        ValueError: If a count is zero (its weight would be infinite; the message names the
+            attribute: merge it, drop it, or add pseudo-counts), negative or not finite, the
+            shape is not ``(C,)``, or ``strategy`` / ``beta`` is invalid.
+        TypeError: If ``counts`` is not numeric.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, class_weights
+        >>> groups = AttributeGroups([2, 3])
+        >>> counts = torch.tensor([30, 10, 5, 5, 10])
+        >>> class_weights(counts, groups)
+        tensor([0.6667, 2.0000, 1.3333, 1.3333, 0.6667])
+        >>> class_weights(counts, groups, strategy="effective_number", beta=0.9).sum()
+        tensor(5.)
+    """
+    check_choice(strategy, "strategy", STRATEGIES)
+    check_number(beta, "beta", low=0.0, high=1.0, high_inclusive=False)
+    counts, slices = _check_counts(counts, groups)
+    if bool((counts == 0).any()):
+        i = int((counts == 0).nonzero()[0, 0])
+        raise ValueError(
+            f"Expected every count > 0 for strategy={strategy!r}, but {_name(i, groups)} has "
+            f"count 0 (its weight would be infinite). Drop or merge the attribute, or add "
+            f"pseudo-counts to `counts`."
+        )
+    if strategy == "balanced":
+        raw = torch.empty_like(counts)
+        for s in slices:
+            raw[s] = counts[s].sum() / (counts[s].numel() * counts[s])
+        return raw.float()
+    if strategy == "inverse_sqrt":
+        raw = counts.rsqrt()
+    else:
+        # 1 - beta^n computed as -expm1(n log beta): exact for beta close to 1. beta = 0 gives 1.
+        log_beta = torch.log(torch.tensor(beta, dtype=torch.float64))
+        raw = (1.0 - beta) / -torch.expm1(counts * log_beta)
+    out = torch.empty_like(counts)
+    for s in slices:
+        out[s] = raw[s] * (raw[s].numel() / raw[s].sum())
+    return out.float()
+
+
+def class_priors(
+    counts: Any, groups: AttributeGroups | None = None, *, smoothing: float = 0.0
+) -> torch.Tensor:
+    r"""Per-attribute label frequencies, normalised within each group.
+
+    .. math::
+        \pi_c = \frac{n_c + \alpha}{n_g + K_g\, \alpha}
+
+    with :math:`\alpha` = ``smoothing`` (additive, Laplace-style). These are the priors of
+    :func:`imbalml.functional.logit_adjusted_cross_entropy` and
+    :func:`imbalml.functional.adjust_logits`, which need every prior to be positive: use
+    ``smoothing > 0`` when an attribute has no sample.
+
+    Args:
+        counts: Per-attribute counts ``(C,)``, ``>= 0``.
+        groups: The label layout; ``None`` normalises over all ``C`` entries.
+        smoothing: Pseudo-count :math:`\alpha \ge 0` added to every attribute.
+
+    Returns:
+        Float32 priors ``(C,)``; each group segment sums to 1.
+
+    Raises:
+        ValueError: If a group has no count at all (and ``smoothing == 0``), or counts are
+            negative, not finite or of the wrong shape.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, class_priors
+        >>> class_priors(torch.tensor([30, 10, 5, 5, 0]), AttributeGroups([2, 3]))
+        tensor([0.7500, 0.2500, 0.5000, 0.5000, 0.0000])
+    """
+    smoothing = check_number(smoothing, "smoothing", low=0.0)
+    counts, slices = _check_counts(counts, groups)
+    counts = counts + smoothing
+    out = torch.empty_like(counts)
+    for g, s in enumerate(slices):
+        total = counts[s].sum()
+        if total <= 0:
+            where = f"group {groups.names[g]!r}" if groups is not None else "`counts`"
+            raise ValueError(
+                f"Expected a positive total count in every group, but {where} has none; "
+                f"pass `smoothing` > 0 to give its attributes a prior."
+            )
+        out[s] = counts[s] / total
+    return out.float()
