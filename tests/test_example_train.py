@@ -98,11 +98,22 @@ def test_predict_script_matches_training_report(finished_run: tuple[Path, dict],
     assert len((tmp_path / "val_pred.txt").read_text().splitlines()) == 32
 
 
-def test_resume_continues_exactly(tiny_root: Path, tmp_path: Path) -> None:
+def test_resume_continues_exactly(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     straight = tmp_path / "straight"
     run(tiny_root, straight, "--epochs", "2", "--pipeline", "pil")
     split = tmp_path / "split"
-    run(tiny_root, split, "--epochs", "1", "--pipeline", "pil")
+    real = train.train_one_epoch
+
+    def crash_in_second_epoch(*args, **kwargs):  # the run dies during epoch 2
+        if args[6] == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "train_one_epoch", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_root, split, "--epochs", "2", "--pipeline", "pil")
+    assert checkpoint.load_checkpoint(split / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(train, "train_one_epoch", real)
     run(tiny_root, split, "--epochs", "2", "--pipeline", "pil", "--resume", str(split / "last.pt"))
     a = checkpoint.load_checkpoint(straight / "last.pt")
     b = checkpoint.load_checkpoint(split / "last.pt")

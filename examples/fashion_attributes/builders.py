@@ -121,10 +121,11 @@ def build_loss(config: dict[str, Any], groups: AttributeGroups, counts: torch.Te
     name, reduction = config["loss"], config["loss_reduction"]
     if name in ("asl", "asl_sigmoid"):
         return AsymmetricLoss(
+            groups if name == "asl" else None,
             gamma_pos=config["gamma_pos"],
             gamma_neg=config["gamma_neg"],
             clip=config["clip"],
-            groups=groups if name == "asl" else None,
+            detach_focal_weight=config["detach_focal_weight"],
             reduction=reduction,
         )
     if name == "ce":

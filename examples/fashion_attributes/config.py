@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "gamma_neg": 4.0,
     "clip": 0.05,
     "loss_reduction": "sum",
+    "detach_focal_weight": True,  # ASL focusing weights as constants, as the report's code
     "class_weight_strategy": "balanced",  # for weighted_ce
     "logit_adjust_tau": 1.0,  # for logit_adjusted
     # sampling and mixup
