@@ -66,6 +66,7 @@ imbalml_api_modules = [
     "imbalml.weights",
     "imbalml.data",
     "imbalml.models",
+    "imbalml.models.van",  # the timm model functions van_b0 .. van_b3, test_van
 ]
 autosummary_generate = False  # the pages are written by imbalml_api
 autodoc_member_order = "bysource"
