@@ -84,6 +84,17 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert {e.name for e in entries.values()} >= top_level
 
 
+def test_every_public_class_and_function_has_a_runnable_example() -> None:
+    """Each API page shows an example; ``pytest --doctest-modules`` runs it."""
+    _, _, entries = _api_extension().collect(_listed_modules())
+    without = sorted(
+        e.fullname
+        for e in entries.values()
+        if e.kind != "data" and ">>>" not in (inspect.getdoc(e.obj) or "")
+    )
+    assert not without, f"public names whose docstring has no `>>>` example: {without}"
+
+
 def test_api_entries_live_in_the_defining_module() -> None:
     _, _, entries = _api_extension().collect(_listed_modules())
     by_name = {e.name: e for e in entries.values()}
