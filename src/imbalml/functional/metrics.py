@@ -84,6 +84,15 @@ def confusion_counts(
     Returns a long tensor of length ``sum(K_g ** 2)``: group ``g``'s ``K_g x K_g`` block
     (row = true, column = predicted), flattened row-major, after the blocks of groups ``< g``.
     Samples whose target in a group is ``ignore_index`` are not counted in that group.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.functional import confusion_counts
+        >>> groups = AttributeGroups([2, 3])
+        >>> preds, target = torch.tensor([[0, 2], [1, 2]]), torch.tensor([[0, 2], [0, 1]])
+        >>> confusion_counts(preds, target, groups)  # 2 x 2 block, then 3 x 3 block
+        tensor([1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1])
     """
     check_groups(groups)
     target = as_tensor(target, "target")
