@@ -166,6 +166,7 @@ class MixupCollator:
         self.mode, self.alpha, self.beta, self.p = _check_options(mode, alpha, beta, p)
         self.per_sample_lam = bool(per_sample_lam)
         self.ignore_index = check_int(ignore_index, "ignore_index")
+        #: The CPU generator every draw comes from (save its state to resume).
         self.generator = _generator(seed, generator)
         self._seed = self.generator.initial_seed()
         self._worker_seed: int | None = None
@@ -355,6 +356,7 @@ class BatchMixup(nn.Module):
         self.per_sample_lam = bool(per_sample_lam)
         self.ignore_index = check_int(ignore_index, "ignore_index")
         self.validate_args = bool(validate_args)
+        #: The CPU generator every draw comes from (save its state to resume).
         self.generator = _generator(seed, generator)
 
     def forward(

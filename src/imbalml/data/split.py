@@ -29,6 +29,15 @@ class StratifiedSplit:
         test: Sorted long tensor of the test indices.
         train_counts: Per-attribute counts ``(C,)`` in the training part.
         test_counts: Per-attribute counts ``(C,)`` in the test part.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.data import stratified_split
+        >>> target = torch.tensor([[0, 0], [1, 1], [0, 1], [1, 0]] * 5)
+        >>> split = stratified_split(target, AttributeGroups([2, 2]), test_size=0.25, seed=0)
+        >>> len(split.train), len(split.test), int(split.test_counts.sum())
+        (15, 5, 10)
     """
 
     train: torch.Tensor

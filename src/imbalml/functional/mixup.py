@@ -201,6 +201,16 @@ class MixupPlan(NamedTuple):
         lam: Partner weight, float32 on the CPU: shape ``()`` (one per batch) or ``(N,)``.
         partner: Long ``(N,)``: the row each row is mixed with (itself where ``mask`` is False).
         mask: Bool ``(N,)``: the rows that are mixed.
+
+    Example:
+        >>> import torch
+        >>> from imbalml.functional import mixup_plan
+        >>> plan = mixup_plan(torch.tensor([True, False, True, False]), mode="minority",
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> plan.mask
+        tensor([ True, False,  True, False])
+        >>> bool((plan.lam >= 0) & (plan.lam <= 1))
+        True
     """
 
     lam: torch.Tensor
