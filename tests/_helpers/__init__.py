@@ -1,0 +1,1 @@
+"""Shared test helpers: references and hypothesis strategies."""
