@@ -5,19 +5,27 @@ p = 0.5, rotation by an angle uniform in [-20, 20] degrees (nearest neighbour, b
 expansion), colour jitter with brightness/contrast/saturation factors uniform in [0.9, 1.1] and a
 hue shift uniform in [-0.05, 0.05] applied in a random order drawn per image (as
 ``torchvision.transforms.ColorJitter`` draws it per call), then the centre crop and normalisation.
-Everything is drawn from the ``torch.Generator`` passed in, on the images' device: no host
-synchronisation.
+Everything is drawn from the ``torch.Generator`` passed in, on the images' device, and every
+constant is built once per device: no host synchronisation (``tests/test_example_augment.py``
+checks the distributions against the PIL pipeline).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv
+from torchvision.transforms.v2.functional._color import _rgb_to_hsv
 
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale weights
+
+
+@functools.lru_cache(maxsize=32)
+def _channel_constant(values: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """``(1, C, 1, 1)`` float32 constant on ``device``, built once (a copy per call would sync)."""
+    return torch.tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -25,8 +33,22 @@ def _uniform(n: int, low: float, high: float, gen: torch.Generator, device: torc
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
-    w = torch.tensor(_GRAY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
+    return (x * _channel_constant(_GRAY, x.device).to(x.dtype)).sum(1, keepdim=True)
+
+
+def _hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """HSV to RGB, ``(N, 3, H, W)``, without lookup tables (torchvision's copies one per call).
+
+    Channel ``c = v - v s clamp(min(k, 4 - k), 0, 1)`` with ``k = (n + 6 h) mod 6`` and
+    ``n = 5, 3, 1`` for red, green, blue: the same values as ``torchvision``'s conversion.
+    """
+    h, s, v = hsv.unbind(1)
+    h6 = h * 6
+    channels = []
+    for n in (5.0, 3.0, 1.0):
+        k = (h6 + n).remainder_(6)
+        channels.append(v - v * s * torch.minimum(k, 4 - k).clamp_(0, 1))
+    return torch.stack(channels, 1)
 
 
 def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -76,8 +98,15 @@ def color_jitter(
 
 def rotate(x: torch.Tensor, gen: torch.Generator, degrees: float = 20.0) -> torch.Tensor:
     """Rotate each image about its centre by an angle uniform in [-degrees, degrees]."""
-    n = x.shape[0]
-    angle = _uniform(n, -degrees, degrees, gen, x.device) * (math.pi / 180)
+    return rotate_by(x, _uniform(x.shape[0], -degrees, degrees, gen, x.device))
+
+
+def rotate_by(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Rotate image ``i`` counter-clockwise by ``degrees[i]`` as ``torchvision``'s ``rotate`` does.
+
+    Nearest neighbour, black fill, same size.
+    """
+    angle = degrees.to(torch.float32) * (math.pi / 180)
     cos, sin = angle.cos(), angle.sin()
     theta = torch.stack(
         [torch.stack([cos, -sin, torch.zeros_like(cos)], 1), torch.stack([sin, cos, torch.zeros_like(cos)], 1)],
@@ -116,6 +145,4 @@ def preprocess(
             raise ValueError("Expected a torch.Generator `gen` when augment=True, but got None.")
         x = color_jitter(rotate(hflip(x, gen), gen), gen)
     x = center_crop(x, crop)
-    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
-    return (x - m) / s
+    return (x - _channel_constant(tuple(mean), x.device)) / _channel_constant(tuple(std), x.device)

@@ -152,7 +152,7 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any) -> Data:
         gen = torch.Generator(device=device).manual_seed(seed)
         mixup = BatchMixup(groups, counts=counts, mode=config["mixup"], alpha=config["mixup_alpha"],
                            beta=config["mixup_beta"], threshold=config["minority_threshold"],
-                           seed=seed, validate_args=False)
+                           seed=seed, validate_args=False).to(device)  # its minority mask on the device
         torch.manual_seed(seed)  # dropout in this process
         for start in range(0, len(order), batch):
             index = order[start : start + batch]
