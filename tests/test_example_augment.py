@@ -20,7 +20,6 @@ from _helpers.fashion_example import import_example, synthetic
 from PIL import Image
 from scipy.stats import ks_2samp
 from torchvision.transforms import functional as TF
-from torchvision.transforms.v2.functional._color import _hsv_to_rgb as tv_hsv_to_rgb
 from torchvision.transforms.v2.functional._color import _rgb_to_hsv
 
 augment = import_example("augment")
@@ -57,11 +56,31 @@ def _quantise(x: torch.Tensor) -> torch.Tensor:
     return (x * 255).round() / 255
 
 
-def test_hsv_to_rgb_matches_torchvision() -> None:
-    x = torch.rand(4, 3, 9, 9, generator=torch.Generator().manual_seed(0))
-    hsv = _rgb_to_hsv(x)
-    torch.testing.assert_close(augment._hsv_to_rgb(hsv), tv_hsv_to_rgb(hsv), atol=1e-6, rtol=0)
-    torch.testing.assert_close(augment._hsv_to_rgb(hsv), x, atol=1e-5, rtol=0)
+def test_shift_hue_matches_torchvision() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 3, 9, 9, generator=g)
+    x[0] = 0.5  # gray: no hue
+    x[1, :, :3] = torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1)  # saturated red: hue 0
+    shift = torch.tensor([0.3, -0.05, 0.05, -0.5, 0.01])
+    expected = torch.stack([TF.adjust_hue(img, float(f)) for img, f in zip(x, shift)])
+    torch.testing.assert_close(augment.shift_hue(x, shift), expected, atol=2e-6, rtol=0)
+
+
+def test_color_jitter_applies_torchvision_ops_in_each_images_order() -> None:
+    n = 12
+    x = torch.rand(n, 3, 10, 10, generator=torch.Generator().manual_seed(4))
+    got = augment.color_jitter(x, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)  # the same draws, in the documented order
+    ranges = [(0.9, 1.1)] * 3 + [(-0.05, 0.05)]
+    factors = [torch.empty(n).uniform_(lo, hi, generator=g) for lo, hi in ranges]
+    order = torch.rand(n, 4, generator=g).argsort(1)
+    ops = [TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue]
+    for i in range(n):
+        img = x[i]
+        for op in order[i].tolist():
+            img = ops[op](img, float(factors[op][i]))
+        torch.testing.assert_close(got[i], img, atol=2e-6, rtol=0)
+    assert len({tuple(o) for o in order.tolist()}) > 1  # the images drew different orders
 
 
 @pytest.mark.parametrize("degrees", [7.0, -15.0, 20.0])
@@ -77,14 +96,16 @@ def test_preprocess_is_flip_rotate_jitter_crop_normalise() -> None:
     )
     mean, std = (0.4, 0.5, 0.6), (0.2, 0.3, 0.4)
     got = augment.preprocess(
-        x, crop=16, mean=mean, std=std, gen=torch.Generator().manual_seed(3), augment=True
+        x, crop=16, mean=mean, std=std, gen=torch.Generator().manual_seed(4), augment=True
     )
-    g = torch.Generator().manual_seed(3)
+    g = torch.Generator().manual_seed(4)  # flip, then rotate (one grid_sample), then jitter
     y = augment.color_jitter(augment.rotate(augment.hflip(x.float() / 255, g), g), g)
     y = (augment.center_crop(y, 16) - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(
         1, 3, 1, 1
     )
-    torch.testing.assert_close(got, y)
+    torch.testing.assert_close(got, y, atol=1e-5, rtol=0)
+    flips = torch.rand(6, generator=torch.Generator().manual_seed(4)) < 0.5
+    assert 0 < int(flips.sum()) < 6  # flipped and unflipped images are both checked
     with pytest.raises(ValueError, match="Expected a torch.Generator `gen` when augment=True"):
         augment.preprocess(x, crop=16, mean=mean, std=std, augment=True)
 

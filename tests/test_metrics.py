@@ -604,18 +604,19 @@ def test_ddp_sync_equals_single_process(tmp_path) -> None:
 # ------------------------------------------------------------------ the GPU (fixed-shape) counts
 @given(problem=grouped_problems(ignore=True, max_samples=40))
 @FAST
-def test_fixed_shape_counts_equal_bincount(problem: GroupedProblem) -> None:
+def test_sync_free_counts_equal_bincount(problem: GroupedProblem) -> None:
     # The counting that CUDA uses (no host synchronisation), run on the CPU against bincount.
-    from imbalml.functional.metrics import _confusion_layout, _fixed_shape_counts
+    from imbalml.functional.metrics import _confusion_layout, _sync_free_counts
 
     groups, ignore = problem.groups, ignore_of(problem)
     t = torch.from_numpy(problem.target).long()
     p = groups.argmax(torch.from_numpy(problem.logits))
     sizes, starts, total = _confusion_layout(groups.sizes, t.device)
     flat = starts + t * sizes + p
-    expected = confusion_counts(p, t, groups, ignore_index=ignore)
-    assert torch.equal(_fixed_shape_counts(flat, t != ignore, total), expected)
-    assert int(expected.sum()) == int((t != ignore).sum())
+    valid = t != ignore
+    expected = torch.bincount(flat[valid], minlength=total)
+    assert torch.equal(_sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected)
+    assert torch.equal(confusion_counts(p, t, groups, ignore_index=ignore), expected)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

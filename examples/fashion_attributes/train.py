@@ -76,6 +76,7 @@ class Runtime:
             if self.world_size > 1:
                 device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
+            torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN pick its fastest kernels
         self.device = device
         self.distributed = self.world_size > 1
         if self.distributed and not dist.is_initialized():

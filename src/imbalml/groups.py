@@ -294,7 +294,10 @@ class AttributeGroups:
         scores = check_scores(scores, self, "scores", finite=False)
         if validate:
             check_not_nan(scores, "scores")
-        return torch.stack([s.argmax(-1) for s in self.split(scores)], dim=-1)
+        out = torch.empty(scores.shape[0], self.num_groups, dtype=torch.long, device=scores.device)
+        for g, segment in enumerate(self.split(scores)):
+            torch.argmax(segment, dim=-1, out=out[:, g])
+        return out
 
     # ------------------------------------------------------------------ dunder
     def __len__(self) -> int:

@@ -101,19 +101,21 @@ def confusion_counts(
     p = p.to(target.device)
     t = target.long()
     sizes, starts, total = _confusion_layout(groups.sizes, t.device)
-    flat = starts + t * sizes + p
+    flat = torch.addcmul(starts + p, t, sizes)  # the cell of (true, predicted) in its block
+    # Ignored entries go to an extra bin that is dropped: faster than boolean indexing, and with
+    # fixed shapes throughout (no host synchronisation on a GPU).
+    flat = torch.where(t != ignore_index, flat, total).flatten()
     if flat.is_cuda:
-        return _fixed_shape_counts(flat, t != ignore_index, total)
-    return torch.bincount(flat[t != ignore_index], minlength=total)
+        return _sync_free_counts(flat, total)
+    return torch.bincount(flat, minlength=total + 1)[:total]
 
 
-def _fixed_shape_counts(flat: torch.Tensor, valid: torch.Tensor, total: int) -> torch.Tensor:
-    """``bincount(flat[valid], minlength=total)`` without reading anything back to the host.
+def _sync_free_counts(flat: torch.Tensor, total: int) -> torch.Tensor:
+    """``bincount(flat, minlength=total + 1)[:total]`` without reading anything back to the host.
 
-    Boolean indexing and ``bincount`` size their output from the data, which synchronises a GPU;
-    here ignored entries go to an extra bin that is dropped, and every shape is fixed.
+    ``bincount`` sizes its output from the data's maximum, which synchronises a GPU; here every
+    shape is fixed. Values of ``flat`` are in ``[0, total]``; the last bin is dropped.
     """
-    flat = torch.where(valid, flat, total).flatten()
     if flat.is_cuda and torch.are_deterministic_algorithms_enabled():
         return (flat.unsqueeze(1) == torch.arange(total, device=flat.device)).sum(0)
     counts = torch.zeros(total + 1, dtype=torch.long, device=flat.device)
