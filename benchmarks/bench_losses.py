@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _results import add_output_arguments, table, write_section
 from timm.loss import AsymmetricLossMultiLabel
 from torch.utils.benchmark import Timer
 
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--min-run-time", type=float, default=0.3, help="seconds per measurement")
     parser.add_argument("--repeat", type=int, default=5, help="round-robin rounds (best kept)")
+    add_output_arguments(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -104,6 +106,7 @@ def main() -> None:
         devices.append(torch.device("cuda"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     for device in devices:
+        rows = []
         for n in args.sizes:
             gen = torch.Generator().manual_seed(n)
             cases = make_cases(n, device, gen)
@@ -118,6 +121,14 @@ def main() -> None:
             print(f"{'loss':40s} {'time':>10s} {'/ timm ASL':>11s} {'/ BCE':>8s}")
             for name, t in times.items():
                 print(f"{name:40s} {t * 1e6:8.1f}us {t / timm:11.2f} {t / bce:8.2f}")
+                rows.append([n, name, f"{t * 1e6:.1f}", f"{t / timm:.2f}", f"{t / bce:.2f}"])
+        body = (
+            "Forward + backward on logits (N, 26), fashion groups 7-3-3-4-6-3; best of "
+            f"{args.repeat} round-robin medians; ratios to timm's `AsymmetricLossMultiLabel` and to "
+            "`binary_cross_entropy_with_logits` (reduction sum), measured in the same run.\n\n"
+            + table(["N", "loss", "time (us)", "/ timm ASL", "/ BCE"], rows)
+        )
+        write_section(f"bench_losses {device.type}", body, args, device=device)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _results import add_output_arguments, table, write_section
 from torch.utils.data import default_collate
 
 from imbalml import AttributeGroups, BatchMixup, MixupCollator
@@ -50,11 +51,13 @@ def interleaved_ms(
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
-def report(title: str, results: dict[str, float]) -> None:
+def report(title: str, results: dict[str, float], rows: list[list[str]] | None = None) -> None:
     print(f"\n== {title} ==")
     base = next(iter(results.values()))
     for name, ms in results.items():
         print(f"{name:44} {ms:9.3f} ms   {ms / base:5.2f}x")
+        if rows is not None:
+            rows.append([title, name, f"{ms:.3f}", f"{ms / base:.2f}"])
 
 
 def main() -> None:
@@ -67,6 +70,7 @@ def main() -> None:
         default=1,
         help="torch threads (default 1: what a DataLoader worker runs with)",
     )
+    add_output_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     n = args.batch_size
@@ -87,7 +91,12 @@ def main() -> None:
     for mode in ("none", "minority", "minority_pairs", "all"):
         c = MixupCollator(GROUPS, counts=COUNTS, mode=mode, seed=0)
         collate[f"MixupCollator(mode={mode!r})"] = lambda c=c: c(batch)
-    report("collate on the CPU (baseline: default_collate)", interleaved_ms(collate, args.repeats))
+    rows: list[list[str]] = []
+    report(
+        "collate on the CPU (baseline: default_collate)",
+        interleaved_ms(collate, args.repeats),
+        rows,
+    )
 
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -103,7 +112,16 @@ def main() -> None:
         report(
             f"BatchMixup on {device} (baseline: a copy of the batch)",
             interleaved_ms(on_device, args.repeats, sync),
+            rows,
         )
+    body = (
+        f"Batch {n}x3x224x224 float32 with fashion-like labels ({share:.0%} minority images); medians "
+        f"of {args.repeats} round-robin rounds, {torch.get_num_threads()} torch thread(s); ratio to the first "
+        "line of each table (target: MixupCollator(mode='minority') <= 1.2x default_collate).\n\n"
+        + table(["table", "candidate", "time (ms)", "ratio"], rows)
+    )
+    device = "cuda" if torch.cuda.is_available() else None
+    write_section("bench_mixup", body, args, device=device)
 
 
 if __name__ == "__main__":

@@ -462,3 +462,27 @@ def test_target_type_errors() -> None:
         TypeError, match=r"Expected `indices` to be a numeric array, but got dtype=object\."
     ):
         groups.to_one_hot(np.array([[0, None]], dtype=object))
+
+
+# ----------------------------------------------------------------------- device-free fast paths
+def test_argmax_without_validation_skips_only_the_nan_check() -> None:
+    groups = AttributeGroups([2, 3])
+    scores = torch.tensor([[0.1, 0.9, 0.3, 0.2, 0.5], [1.0, float("nan"), 0.0, 2.0, 1.0]])
+    with pytest.raises(
+        ValueError, match="Expected `scores` without NaN, but got nan at row 1, column 1"
+    ):
+        groups.argmax(scores)
+    fast = groups.argmax(scores, validate=False)
+    assert fast.shape == (2, 2) and fast[0].tolist() == [1, 2] and fast[1, 1] == 1
+    with pytest.raises(ValueError, match=r"Expected `scores` of shape \(N, C\)"):
+        groups.argmax(scores[:, :4], validate=False)
+
+
+def test_device_constants_are_built_once_per_device() -> None:
+    groups = AttributeGroups([2, 3])
+    assert groups.group_index() is groups.group_index("cpu")
+    groups.to_one_hot(torch.tensor([[0, 1]]))
+    offsets = groups._index_cache[("offsets", torch.device("cpu"))]
+    groups.to_one_hot(torch.tensor([[1, 2]]))
+    assert groups._index_cache[("offsets", torch.device("cpu"))] is offsets
+    assert pickle.loads(pickle.dumps(groups))._index_cache == {}

@@ -599,3 +599,51 @@ def test_ddp_sync_equals_single_process(tmp_path) -> None:
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         assert set(got) == {"mca", "per_class", "group_acc", "group_mean", "confmat"}
         assert_same(got, expected)
+
+
+# ------------------------------------------------------------------ the GPU (fixed-shape) counts
+@given(problem=grouped_problems(ignore=True, max_samples=40))
+@FAST
+def test_sync_free_counts_equal_bincount(problem: GroupedProblem) -> None:
+    # The counting that CUDA uses (no host synchronisation), run on the CPU against bincount.
+    from imbalml.functional.metrics import _confusion_layout, _sync_free_counts
+
+    groups, ignore = problem.groups, ignore_of(problem)
+    t = torch.from_numpy(problem.target).long()
+    p = groups.argmax(torch.from_numpy(problem.logits))
+    sizes, starts, total = _confusion_layout(groups.sizes, t.device)
+    flat = starts + t * sizes + p
+    valid = t != ignore
+    expected = torch.bincount(flat[valid], minlength=total)
+    assert torch.equal(_sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected)
+    assert torch.equal(confusion_counts(p, t, groups, ignore_index=ignore), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_metric_update_equals_cpu_without_synchronising() -> None:  # pragma: no cover
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(300, 26, generator=g)
+    target = torch.stack([torch.randint(0, k, (300,), generator=g) for k in FASHION.sizes], 1)
+    target[::7, 2] = -100
+    cpu = MeanClassAccuracy(FASHION, validate_args=False)
+    gpu = MeanClassAccuracy(FASHION, validate_args=False).cuda()
+    x, y = logits.cuda(), target.cuda()
+    gpu.update(x, y)  # first call: builds the cached layout tensors
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        gpu.update(x, y)
+        gpu.update(FASHION.argmax(x, validate=False), y)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for _ in range(3):
+        cpu.update(logits, target)
+    assert torch.equal(gpu.confmat.cpu(), cpu.confmat)
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert torch.equal(
+            confusion_counts(x, y, FASHION, validate_args=False).cpu(),
+            confusion_counts(logits, target, FASHION),
+        )
+    finally:
+        torch.use_deterministic_algorithms(False)

@@ -270,3 +270,17 @@ def test_cli_as_a_script(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "wrote 6 images" in done.stderr
     assert len(list((tmp_path / "img").iterdir())) == 6
+
+
+def test_parallel_rendering_writes_the_same_files(tmp_path: Path) -> None:
+    one = synthetic.make_synthetic_dataset(
+        tmp_path / "one", num_train=6, num_val=3, num_test=2, image_size=40
+    )
+    two = synthetic.make_synthetic_dataset(
+        tmp_path / "two", num_train=6, num_val=3, num_test=2, image_size=40, workers=2
+    )
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert len(files) == 11 + 6
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    for rel in files:
+        assert (one / rel).read_bytes() == (two / rel).read_bytes(), rel

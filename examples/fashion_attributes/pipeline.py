@@ -150,14 +150,15 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any) -> Data:
         sampler = _train_sampler(config, train_ds, train_ds.targets, groups, runtime, epoch)
         order = torch.tensor(list(sampler), dtype=torch.long).to(device, non_blocking=True)
         gen = torch.Generator(device=device).manual_seed(seed)
+        order_gen = torch.Generator().manual_seed(seed)  # the jitter order, drawn on the host
         mixup = BatchMixup(groups, counts=counts, mode=config["mixup"], alpha=config["mixup_alpha"],
                            beta=config["mixup_beta"], threshold=config["minority_threshold"],
-                           seed=seed, validate_args=False)
+                           seed=seed, validate_args=False).to(device)  # its minority mask on the device
         torch.manual_seed(seed)  # dropout in this process
         for start in range(0, len(order), batch):
             index = order[start : start + batch]
             images = augment.preprocess(train_images[index], crop=crop, mean=mean, std=std, gen=gen,
-                                        augment=config["augment"])
+                                        order_gen=order_gen, augment=config["augment"])
             yield mixup(images, train_targets[index])
 
     class _Batches:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import multiprocessing
 import shutil
 import sys
 import time
@@ -450,6 +451,7 @@ def make_synthetic_dataset(
     seed: int = 0,
     overwrite: bool = False,
     test_labels: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Write a synthetic dataset in the course layout and return its root.
 
@@ -469,6 +471,8 @@ def make_synthetic_dataset(
         overwrite: Replace existing ``img/`` and ``split/`` folders under ``root`` (nothing else
             is touched); otherwise their presence is an error.
         test_labels: Also write ``split/test_attr.txt``.
+        workers: Processes that render and save the images (the files are the same for any
+            number: each image has its own random stream).
 
     Raises:
         ValueError: If a count is negative, ``num_train`` or ``num_val`` is 0, ``image_size`` is
@@ -518,16 +522,14 @@ def make_synthetic_dataset(
     total = sum(sizes.values())
     digits = max(5, len(str(total - 1)))
     index = 0
+    jobs = []
     for code, split in enumerate(SPLITS):
         n = sizes[split]
         labels = sample_labels(n, np.random.default_rng([seed, 0, code]))
         paths = []
         for i in range(n):
             rel = f"img/{index:0{digits}d}.jpg"
-            image = render_image(
-                labels[i], image_size=image_size, rng=np.random.default_rng([seed, 1, code, i])
-            )
-            image.save(root / rel, format="JPEG", quality=90)
+            jobs.append((tuple(labels[i].tolist()), image_size, (seed, 1, code, i), str(root / rel)))
             paths.append(rel)
             index += 1
         _write_lines(root / "split" / f"{split}.txt", paths)
@@ -536,7 +538,19 @@ def make_synthetic_dataset(
                 root / "split" / f"{split}_attr.txt",
                 [" ".join(map(str, row)) for row in labels.tolist()],
             )
+    if workers > 1:
+        with multiprocessing.Pool(workers) as pool:
+            pool.map(_render_to_file, jobs, chunksize=8)
+    else:
+        for job in jobs:
+            _render_to_file(job)
     return root
+
+
+def _render_to_file(job: tuple[tuple[int, ...], int, tuple[int, ...], str]) -> None:
+    labels, image_size, stream, path = job
+    image = render_image(labels, image_size=image_size, rng=np.random.default_rng(list(stream)))
+    image.save(path, format="JPEG", quality=90)
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -559,6 +573,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing img/ and split/")
     parser.add_argument("--test-labels", action="store_true", help="also write split/test_attr.txt")
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes (%(default)s)")
     return parser
 
 
@@ -574,6 +589,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         seed=args.seed,
         overwrite=args.overwrite,
         test_labels=args.test_labels,
+        workers=args.workers,
     )
     total = args.num_train + args.num_val + args.num_test
     logger.info("wrote %d images to %s in %.1f s", total, root, time.perf_counter() - start)

@@ -76,6 +76,7 @@ class Runtime:
             if self.world_size > 1:
                 device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
+            torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN pick its fastest kernels
         self.device = device
         self.distributed = self.world_size > 1
         if self.distributed and not dist.is_initialized():
@@ -83,6 +84,9 @@ class Runtime:
         amp = config["amp"]
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+        # Value checks (NaN labels, target sums) read tensors back to the host: a GPU
+        # synchronisation per call, so they are off on CUDA, where the pipeline is trusted.
+        self.check_values = device.type != "cuda"
 
     @property
     def is_main(self) -> bool:
@@ -121,6 +125,51 @@ def seed_epoch(seed: int, epoch: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ loops
+def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``train_one_epoch`` checks losses on the device instead of at every step.
+
+    On CUDA with a fused optimizer and no fp16 scaler: a step then never waits for the GPU. A
+    non-finite loss sets the ``found_inf`` flag that fused optimizers read (the one
+    ``torch.amp.GradScaler`` sets), so the update leaves weights and moments untouched exactly as
+    a skipped step does, and the flags are read once at the end of the epoch: ``stop`` raises
+    there, naming the first such step; ``skip`` logs it. Elsewhere the loss is read at every step.
+    """
+    return (
+        runtime.device.type == "cuda"
+        and not runtime.scaler.is_enabled()
+        and bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+    )
+
+
+class _NonFiniteSteps:
+    """Device-side record of the steps with a non-finite loss: count, first step, its loss."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.count = torch.zeros((), dtype=torch.long, device=device)
+        self.first = torch.full((), -1, dtype=torch.long, device=device)
+        self.value = torch.zeros((), device=device)
+
+    def record(self, loss: torch.Tensor, step: int) -> torch.Tensor:
+        """Note one step's loss; returns the device flag ``isfinite(loss)``."""
+        finite = torch.isfinite(loss)
+        new = ~finite & (self.first < 0)
+        self.first = torch.where(new, step, self.first)
+        self.value = torch.where(new, loss.detach().float(), self.value)
+        self.count += (~finite).long()
+        return finite
+
+
+def _nonfinite(config: dict[str, Any], value: float, epoch: int, step: int, more: int = 0) -> None:
+    """Stop the run (``on_nonfinite: stop``) or log the skipped step(s)."""
+    message = (
+        f"non-finite training loss {value} at epoch {epoch + 1}, step {step + 1} "
+        f"(check the learning rate, --amp, or the input data)"
+    )
+    if config["on_nonfinite"] == "stop":
+        raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
+    log.warning("skipping step: %s%s", message, f"; {more} later step(s) of this epoch too" if more else "")
+
+
 def train_one_epoch(
     model: nn.Module,
     criterion: nn.Module,
@@ -134,9 +183,13 @@ def train_one_epoch(
     """One pass over the training batches ``(images, soft_targets)``; returns loss and score.
 
     The training score compares predictions with the dominant attribute of each (mixed) target.
-    A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step.
+    A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step;
+    on CUDA the check is deferred to the end of the epoch (:func:`defer_nonfinite_check`), so the
+    loop has no host synchronisation.
     """
     model.train()
+    deferred = defer_nonfinite_check(runtime, optimizer)
+    nonfinite = _NonFiniteSteps(runtime.device)
     metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
     batches_done, skipped = 0, 0
@@ -148,24 +201,31 @@ def train_one_epoch(
         with runtime.autocast():
             logits = model(images)
         loss = criterion(logits.float(), targets)
-        if not torch.isfinite(loss):
-            message = (
-                f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                f"(check the learning rate, --amp, or the input data)"
-            )
-            if config["on_nonfinite"] == "stop":
-                raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
-            log.warning("skipping step: %s", message)
+        hard = groups.argmax(targets, validate=runtime.check_values)
+        if deferred:  # no host read: the flag rides along on the device
+            finite = nonfinite.record(loss, step)
+            optimizer.found_inf = (~finite).float()  # type: ignore[attr-defined]
+            loss_sum += torch.where(finite, loss.detach(), 0.0)
+            hard = torch.where(finite, hard, metric.ignore_index)  # a skipped step is not scored
+        elif not torch.isfinite(loss):
+            _nonfinite(config, loss.item(), epoch, step)
             skipped += 1
             optimizer.zero_grad(set_to_none=True)
             continue
+        else:
+            loss_sum += loss.detach()
         optimizer.zero_grad(set_to_none=True)
         runtime.scaler.scale(loss).backward()
         runtime.scaler.step(optimizer)
         runtime.scaler.update()
-        loss_sum += loss.detach()
+        if deferred:
+            del optimizer.found_inf  # type: ignore[attr-defined]
         batches_done += 1
-        metric.update(logits.detach(), groups.argmax(targets))
+        metric.update(logits.detach(), hard)
+    if deferred and int(nonfinite.count):  # the epoch's one read of the flags
+        skipped = int(nonfinite.count)
+        batches_done -= skipped
+        _nonfinite(config, float(nonfinite.value), epoch, int(nonfinite.first), more=skipped - 1)
     total, count, skipped_all = runtime.all_sum(float(loss_sum), batches_done, skipped)
     return {
         "train_loss": total / max(count, 1),
@@ -188,9 +248,11 @@ def evaluate(
     Returns also the predictions and targets of this process's shard (for reports).
     """
     model.eval()
-    score = MeanClassAccuracy(groups).to(runtime.device)
-    group_acc = GroupAccuracy(groups).to(runtime.device)
-    loss_sum, batches = 0.0, 0
+    check = runtime.check_values
+    score = MeanClassAccuracy(groups, validate_args=check).to(runtime.device)
+    group_acc = GroupAccuracy(groups, validate_args=check).to(runtime.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
+    batches = 0
     preds, targets = [], []
     for images, target in loader:
         images = images.to(runtime.device, non_blocking=True)
@@ -199,21 +261,22 @@ def evaluate(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss_sum += float(criterion(logits.float(), groups.to_one_hot(target)))
+        loss_sum += criterion(logits.float(), groups.to_one_hot(target, validate=check))
         batches += 1
-        pred = groups.argmax(logits.float())
+        pred = groups.argmax(logits.float(), validate=check)
         score.update(pred, target)
         group_acc.update(pred, target)
-        preds.append(pred.cpu())
-        targets.append(target.cpu())
-    total, count = runtime.all_sum(loss_sum, batches)
+        preds.append(pred)
+        targets.append(target)
+    total, count = runtime.all_sum(float(loss_sum), batches)
     per_group = group_acc.compute()
+    empty = torch.zeros(0, groups.num_groups, dtype=torch.long)
     return {
         "val_loss": total / max(count, 1),
         "val_score": float(score.compute()),
         "val_group_accuracy": [float(v) for v in per_group],
-        "preds": torch.cat(preds) if preds else torch.zeros(0, groups.num_groups, dtype=torch.long),
-        "targets": torch.cat(targets) if targets else torch.zeros(0, groups.num_groups, dtype=torch.long),
+        "preds": torch.cat(preds).cpu() if preds else empty,
+        "targets": torch.cat(targets).cpu() if targets else empty,
     }
 
 
@@ -285,7 +348,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     model = builders.build_model(config, groups).to(runtime.device)
     if config["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    criterion = builders.build_loss(config, groups, counts).to(runtime.device)
+    criterion = builders.build_loss(config, groups, counts, validate_args=runtime.check_values)
+    criterion = criterion.to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -108,7 +108,7 @@ class AttributeGroups:
             offsets.append(start)
             start += k
         self._offsets = tuple(offsets)
-        self._index_cache: dict[torch.device, torch.Tensor] = {}
+        self._index_cache: dict[Any, torch.Tensor] = {}  # device tensors, built once per device
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -219,12 +219,16 @@ class AttributeGroups:
 
     def group_index(self, device: torch.device | str | None = None) -> torch.Tensor:
         """Group index of each attribute as a ``(C,)`` long tensor (cached per device)."""
+        return self._cached("group_index", self.attribute_group, device)
+
+    def _cached(self, kind: str, values: tuple[int, ...], device: Any) -> torch.Tensor:
+        """``values`` as a long tensor on ``device``, built once: no host copy on later calls."""
         dev = torch.device(device) if device is not None else torch.device("cpu")
-        index = self._index_cache.get(dev)
-        if index is None:
-            index = torch.tensor(self.attribute_group, dtype=torch.long, device=dev)
-            self._index_cache[dev] = index
-        return index
+        tensor = self._index_cache.get((kind, dev))
+        if tensor is None:
+            tensor = torch.tensor(values, dtype=torch.long, device=dev)
+            self._index_cache[(kind, dev)] = tensor
+        return tensor
 
     # ------------------------------------------------------------------ tensor operations
     def split(self, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -269,7 +273,7 @@ class AttributeGroups:
             check_hard_target(indices, self, "indices", ignore_index=ignore_index)
         indices = indices.long()
         valid = indices != ignore_index
-        offsets = torch.as_tensor(self._offsets, device=indices.device)
+        offsets = self._cached("offsets", self._offsets, indices.device)
         # A missing label writes its 0 into its own group's first column, so the G columns of a row
         # are always distinct and scatter_ never overwrites another group's 1.
         columns = torch.where(valid, indices + offsets, offsets.expand_as(indices))
@@ -277,17 +281,23 @@ class AttributeGroups:
         out.scatter_(1, columns, valid.to(dtype))
         return out
 
-    def argmax(self, scores: Any) -> torch.Tensor:
+    def argmax(self, scores: Any, *, validate: bool = True) -> torch.Tensor:
         """Index of the highest-scoring attribute in each group: ``(N, C)`` scores to ``(N, G)``.
 
         Works on logits or probabilities alike (a per-group softmax keeps the order).
+        ``validate=False`` skips the NaN check, which reads a value back to the host (a device
+        synchronisation on a GPU); a group holding NaN then gets an unspecified index.
 
         Raises:
             ValueError: If ``scores`` is not ``(N, C)`` or holds NaN.
         """
         scores = check_scores(scores, self, "scores", finite=False)
-        check_not_nan(scores, "scores")
-        return torch.stack([s.argmax(-1) for s in self.split(scores)], dim=-1)
+        if validate:
+            check_not_nan(scores, "scores")
+        out = torch.empty(scores.shape[0], self.num_groups, dtype=torch.long, device=scores.device)
+        for g, segment in enumerate(self.split(scores)):
+            torch.argmax(segment, dim=-1, out=out[:, g])
+        return out
 
     # ------------------------------------------------------------------ dunder
     def __len__(self) -> int:

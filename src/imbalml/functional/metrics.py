@@ -7,6 +7,7 @@ accumulating counts batch by batch and computing once gives exactly the one-shot
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import torch
@@ -62,13 +63,15 @@ def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torc
     return preds.long()
 
 
+@functools.lru_cache(maxsize=64)
 def _confusion_layout(
-    groups: AttributeGroups, device: torch.device
+    sizes: tuple[int, ...], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    sizes = torch.tensor(groups.sizes, dtype=torch.long, device=device)
-    squares = sizes * sizes
-    starts = torch.cumsum(squares, 0) - squares
-    return sizes, starts, int(squares.sum())
+    """Group sizes and block starts as tensors on ``device`` (built once: no per-call copy)."""
+    starts = [sum(k * k for k in sizes[:g]) for g in range(len(sizes))]
+    total = sum(k * k for k in sizes)
+    as_long = functools.partial(torch.tensor, dtype=torch.long, device=device)
+    return as_long(sizes), as_long(starts), total
 
 
 def confusion_counts(
@@ -84,6 +87,10 @@ def confusion_counts(
     Returns a long tensor of length ``sum(K_g ** 2)``: group ``g``'s ``K_g x K_g`` block
     (row = true, column = predicted), flattened row-major, after the blocks of groups ``< g``.
     Samples whose target in a group is ``ignore_index`` are not counted in that group.
+
+    With ``validate_args=False`` nothing is read back to the host, so on a GPU the update runs
+    without a device synchronisation (no boolean indexing, no ``bincount``, whose output size
+    depends on the data).
 
     Example:
         >>> import torch
@@ -102,17 +109,31 @@ def confusion_counts(
     p = _pred_indices(preds, groups, n) if validate_args else _fast_indices(preds, groups)
     p = p.to(target.device)
     t = target.long()
-    sizes, starts, total = _confusion_layout(groups, t.device)
-    valid = t != ignore_index
-    flat = (starts + t * sizes + p)[valid]
+    sizes, starts, total = _confusion_layout(groups.sizes, t.device)
+    flat = torch.addcmul(starts + p, t, sizes)  # the cell of (true, predicted) in its block
+    # Ignored entries go to an extra bin that is dropped: faster than boolean indexing, and with
+    # fixed shapes throughout (no host synchronisation on a GPU).
+    flat = torch.where(t != ignore_index, flat, total).flatten()
+    if flat.is_cuda:
+        return _sync_free_counts(flat, total)
+    return torch.bincount(flat, minlength=total + 1)[:total]
+
+
+def _sync_free_counts(flat: torch.Tensor, total: int) -> torch.Tensor:
+    """``bincount(flat, minlength=total + 1)[:total]`` without reading anything back to the host.
+
+    ``bincount`` sizes its output from the data's maximum, which synchronises a GPU; here every
+    shape is fixed. Values of ``flat`` are in ``[0, total]``; the last bin is dropped.
+    """
     if flat.is_cuda and torch.are_deterministic_algorithms_enabled():
         return (flat.unsqueeze(1) == torch.arange(total, device=flat.device)).sum(0)
-    return torch.bincount(flat, minlength=total)
+    counts = torch.zeros(total + 1, dtype=torch.long, device=flat.device)
+    return counts.index_add_(0, flat, torch.ones_like(flat))[:total]
 
 
 def _fast_indices(preds: Any, groups: AttributeGroups) -> torch.Tensor:
     preds = as_tensor(preds, "preds")
-    return groups.argmax(preds) if preds.is_floating_point() else preds.long()
+    return groups.argmax(preds, validate=False) if preds.is_floating_point() else preds.long()
 
 
 def split_confusion(counts: torch.Tensor, groups: AttributeGroups) -> tuple[torch.Tensor, ...]:

@@ -299,7 +299,10 @@ def mixup_plan(
     seed = int(torch.randint(0, 2**62, (), generator=generator))
     draws = np.random.default_rng(seed).beta(alpha, beta, size=n if per_sample_lam else None)
     lam = torch.as_tensor(np.asarray(draws, dtype=np.float32))
-    keys = torch.rand(n, generator=generator, dtype=torch.float64).to(device, non_blocking=True)
+    keys = torch.rand(n, generator=generator, dtype=torch.float64)
+    if device.type == "cuda":  # a copy from pageable memory would wait for the GPU's queue
+        keys = keys.pin_memory()
+    keys = keys.to(device, non_blocking=True)
 
     order = torch.argsort(keys, stable=True)  # a uniformly random permutation
     if mode == "minority_pairs":
