@@ -1,0 +1,733 @@
+"""Visual Attention Network (VAN, Guo et al. 2022), registered with timm as ``van_b0`` .. ``van_b3``.
+
+Importing this module (``import imbalml.models``) registers the model names with timm, so
+``timm.create_model("van_b0", num_classes=0)`` returns the VAN-B0 ("van-tiny") feature extractor.
+Published weights in any of the three public key layouts (original repository, OpenMMLab, Hugging
+Face) load with :func:`imbalml.models.load_van_weights`, or through timm with
+``pretrained=True, pretrained_cfg_overlay=dict(file=PATH)``.
+
+Stage layout (each of the four stages): ``patch_embed`` (strided conv + BatchNorm), ``blocks``, then
+a LayerNorm over channels. Block:
+``x = x + drop_path(ls1 * attn(bn1(x)))``, ``x = x + drop_path(ls2 * mlp(bn2(x)))``, where ``attn`` is
+``1x1 conv -> GELU -> large kernel attention -> 1x1 conv`` plus its own shortcut, and the large
+kernel attention gates its input with ``1x1(dw7x7_dilation3(dw5x5(x)))``.
+
+CPU fast path (``fast_cpu=True``, the default): on CPU tensors the stages run in channels-last
+memory format and the dilated depthwise convolution is computed as an undilated convolution over
+the ``3 x 3`` polyphase components of its input. Both give the same numbers as the plain path (up
+to float rounding) and together make a CPU training step about 1.5x faster (see
+``benchmarks/bench_van.py``). Other devices always take the plain path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
+from timm.layers import (
+    ClassifierHead,
+    DropPath,
+    LayerNorm2d,
+    LayerScale2d,
+    get_device_dtype,
+    trunc_normal_,
+)
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from timm.models._manipulate import checkpoint_seq
+from torch import nn
+
+from imbalml._validation import check_int, check_number
+from imbalml.models.van_weights import _reraise_with_file, _timm_filter_fn
+
+__all__ = ["VAN"]
+
+
+def _dd(device: Any, dtype: Any) -> dict[str, Any]:
+    return {"device": device, "dtype": dtype}
+
+
+class DilatedDepthwiseConv2d(nn.Conv2d):
+    """Depthwise ``k x k`` convolution with dilation ``d`` and "same" padding ``d * (k // 2)``.
+
+    The parameters and the result are those of the equivalent ``nn.Conv2d``. With ``polyphase=True``
+    and a CPU input, it is computed as an undilated convolution over the ``d * d`` polyphase
+    components of the input (pixels ``(i, j)`` with the same ``(i % d, j % d)``), which oneDNN
+    runs 1.5-2.5x faster than the dilated kernel, forward and backward.
+
+    Args:
+        channels: Input and output channels.
+        kernel_size: Kernel size ``k`` (odd).
+        dilation: Dilation ``d``.
+        polyphase: Use the polyphase computation on CPU.
+
+    Shape:
+        - input: ``(N, channels, H, W)``
+        - output: ``(N, channels, H, W)``
+
+    Example:
+        >>> import torch
+        >>> conv = DilatedDepthwiseConv2d(4, 7, 3)
+        >>> x = torch.randn(2, 4, 10, 11)
+        >>> ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=9, dilation=3, groups=4)
+        >>> torch.allclose(conv(x), ref, atol=1e-6)
+        True
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int,
+        dilation: int,
+        *,
+        polyphase: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            channels,
+            channels,
+            kernel_size,
+            padding=dilation * (kernel_size // 2),
+            dilation=dilation,
+            groups=channels,
+            **_dd(device, dtype),
+        )
+        self.polyphase = polyphase
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolve ``x``; see the class docstring."""
+        d = self.dilation[0]
+        if not (self.polyphase and d > 1 and x.device.type == "cpu"):
+            return self._conv_forward(x, self.weight, self.bias)
+        n, c, h, w = x.shape
+        ph, pw = (-h) % d, (-w) % d
+        if ph > 0 or pw > 0:  # zero rows/columns at the end are part of the "same" padding anyway
+            x = F.pad(x, [0, pw, 0, ph])
+        hh, ww = (h + ph) // d, (w + pw) // d
+        # (N, C, hh*d, ww*d) -> (N*d*d, C, hh, ww) in channels-last memory: one copy.
+        z = x.reshape(n, c, hh, d, ww, d).permute(0, 3, 5, 2, 4, 1).reshape(n * d * d, hh, ww, c)
+        z = z.permute(0, 3, 1, 2)
+        k = self.kernel_size[0]
+        y = F.conv2d(z, self.weight, self.bias, padding=k // 2, groups=self.groups)
+        y = y.permute(0, 2, 3, 1).reshape(n, d, d, hh, ww, c).permute(0, 3, 1, 4, 2, 5)
+        y = y.reshape(n, hh * d, ww * d, c).permute(0, 3, 1, 2)
+        return y[:, :, :h, :w]
+
+
+class LargeKernelAttention(nn.Module):
+    """Large kernel attention: ``x * pw(dw_dilated(dw(x)))``, a 21x21 receptive field per channel.
+
+    Args:
+        dim: Channels.
+        polyphase: See :class:`DilatedDepthwiseConv2d`.
+
+    Example:
+        >>> import torch
+        >>> LargeKernelAttention(8)(torch.randn(1, 8, 6, 6)).shape
+        torch.Size([1, 8, 6, 6])
+    """
+
+    def __init__(
+        self, dim: int, *, polyphase: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        self.conv_dw = nn.Conv2d(dim, dim, 5, padding=2, groups=dim, **dd)
+        self.conv_dw_dilated = DilatedDepthwiseConv2d(dim, 7, 3, polyphase=polyphase, **dd)
+        self.conv_pw = nn.Conv2d(dim, dim, 1, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Gate ``x`` by its large-kernel response."""
+        return x * self.conv_pw(self.conv_dw_dilated(self.conv_dw(x)))
+
+
+class SpatialAttention(nn.Module):
+    """VAN attention: ``proj_2(lka(gelu(proj_1(x)))) + x``.
+
+    Args:
+        dim: Channels.
+        polyphase: See :class:`DilatedDepthwiseConv2d`.
+
+    Example:
+        >>> import torch
+        >>> SpatialAttention(8)(torch.randn(1, 8, 6, 6)).shape
+        torch.Size([1, 8, 6, 6])
+    """
+
+    def __init__(
+        self, dim: int, *, polyphase: bool = True, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        self.proj_1 = nn.Conv2d(dim, dim, 1, **dd)
+        self.act = nn.GELU()
+        self.lka = LargeKernelAttention(dim, polyphase=polyphase, **dd)
+        self.proj_2 = nn.Conv2d(dim, dim, 1, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend and add the shortcut."""
+        return self.proj_2(self.lka(self.act(self.proj_1(x)))) + x
+
+
+class ConvMlp(nn.Module):
+    """VAN MLP: ``fc2(drop(gelu(dwconv3x3(fc1(x)))))``, with 1x1 convolutions ``fc1``/``fc2``.
+
+    Args:
+        dim: Input and output channels.
+        hidden: Hidden channels.
+        drop: Dropout probability after the activation and after ``fc2``.
+
+    Example:
+        >>> import torch
+        >>> ConvMlp(8, 32)(torch.randn(1, 8, 6, 6)).shape
+        torch.Size([1, 8, 6, 6])
+    """
+
+    def __init__(
+        self, dim: int, hidden: int, *, drop: float = 0.0, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        self.fc1 = nn.Conv2d(dim, hidden, 1, **dd)
+        self.dwconv = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden, **dd)
+        self.act = nn.GELU()
+        self.drop = nn.Dropout(drop)
+        self.fc2 = nn.Conv2d(hidden, dim, 1, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the MLP."""
+        x = self.drop(self.act(self.dwconv(self.fc1(x))))
+        return self.drop(self.fc2(x))
+
+
+class VanBlock(nn.Module):
+    """One VAN block: BatchNorm, attention and MLP branches, each layer-scaled and drop-pathed.
+
+    Args:
+        dim: Channels.
+        mlp_ratio: MLP hidden width as a multiple of ``dim``.
+        drop_path: Stochastic depth probability of both branches.
+        proj_drop: Dropout probability inside the MLP.
+        layer_scale_init_value: Initial value of the per-channel branch scales.
+        polyphase: See :class:`DilatedDepthwiseConv2d`.
+
+    Example:
+        >>> import torch
+        >>> VanBlock(8, 4.0)(torch.randn(2, 8, 6, 6)).shape
+        torch.Size([2, 8, 6, 6])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        mlp_ratio: float,
+        *,
+        drop_path: float = 0.0,
+        proj_drop: float = 0.0,
+        layer_scale_init_value: float = 1e-2,
+        polyphase: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        self.drop_prob = float(drop_path)
+        self.norm1 = nn.BatchNorm2d(dim, **dd)
+        self.attn = SpatialAttention(dim, polyphase=polyphase, **dd)
+        self.ls1 = LayerScale2d(dim, layer_scale_init_value, **dd)
+        self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.BatchNorm2d(dim, **dd)
+        self.mlp = ConvMlp(dim, int(dim * mlp_ratio), drop=proj_drop, **dd)
+        self.ls2 = LayerScale2d(dim, layer_scale_init_value, **dd)
+        self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply both residual branches."""
+        if self.training and self.drop_prob > 0.0:
+            x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x))))
+            return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+        # Without drop path, fuse the layer scale into the residual add (one pass less).
+        x = torch.addcmul(x, self.ls1.gamma.view(1, -1, 1, 1), self.attn(self.norm1(x)))
+        return torch.addcmul(x, self.ls2.gamma.view(1, -1, 1, 1), self.mlp(self.norm2(x)))
+
+
+class PatchEmbed(nn.Module):
+    """Overlapping patch embedding: ``k x k`` convolution, stride ``k // 2 + 1``, then BatchNorm.
+
+    Args:
+        in_chans: Input channels.
+        dim: Output channels.
+        kernel_size: 7 for the first stage (stride 4), 3 for the others (stride 2).
+
+    Example:
+        >>> import torch
+        >>> PatchEmbed(3, 8, 7)(torch.randn(1, 3, 32, 32)).shape
+        torch.Size([1, 8, 8, 8])
+    """
+
+    def __init__(
+        self, in_chans: int, dim: int, kernel_size: int, *, device: Any = None, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        stride = kernel_size // 2 + 1
+        self.proj = nn.Conv2d(in_chans, dim, kernel_size, stride, kernel_size // 2, **dd)
+        self.norm = nn.BatchNorm2d(dim, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed and normalize."""
+        return self.norm(self.proj(x))
+
+
+class VanStage(nn.Module):
+    """One VAN stage: patch embedding, ``depth`` blocks, LayerNorm over channels.
+
+    Args:
+        in_chans: Input channels.
+        dim: Stage width.
+        depth: Number of blocks.
+        mlp_ratio: MLP expansion of the blocks.
+        kernel_size: Patch-embedding kernel (7 for the first stage, else 3).
+        drop_path: Stochastic depth probability of each block.
+        proj_drop: Dropout inside the MLPs.
+        layer_scale_init_value: Initial branch scale.
+        norm_eps: Epsilon of the stage LayerNorm.
+        fast_cpu: Use the CPU fast path (channels-last, polyphase dilated convolution).
+
+    Example:
+        >>> import torch
+        >>> VanStage(3, 8, 1, 4.0, kernel_size=7)(torch.randn(1, 3, 32, 32)).shape
+        torch.Size([1, 8, 8, 8])
+    """
+
+    def __init__(
+        self,
+        in_chans: int,
+        dim: int,
+        depth: int,
+        mlp_ratio: float,
+        *,
+        kernel_size: int = 3,
+        drop_path: Sequence[float] = (),
+        proj_drop: float = 0.0,
+        layer_scale_init_value: float = 1e-2,
+        norm_eps: float = 1e-6,
+        fast_cpu: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        dpr = list(drop_path) or [0.0] * depth
+        self.fast_cpu = fast_cpu
+        self.grad_checkpointing = False
+        self.patch_embed = PatchEmbed(in_chans, dim, kernel_size, **dd)
+        self.blocks = nn.Sequential(
+            *[
+                VanBlock(
+                    dim,
+                    mlp_ratio,
+                    drop_path=dpr[j],
+                    proj_drop=proj_drop,
+                    layer_scale_init_value=layer_scale_init_value,
+                    polyphase=fast_cpu,
+                    **dd,
+                )
+                for j in range(depth)
+            ]
+        )
+        self.norm = LayerNorm2d(dim, eps=norm_eps, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the stage."""
+        if self.fast_cpu and x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.patch_embed(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            x = checkpoint_seq(self.blocks, x)
+        else:
+            x = self.blocks(x)
+        return self.norm(x)
+
+
+def _init_weights(module: nn.Module) -> None:
+    """The original VAN initialisation (one routine for the whole network)."""
+    if isinstance(module, nn.Conv2d):
+        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+        nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / (fan_out // module.groups)))
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Linear):
+        trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+class VAN(nn.Module):
+    """Visual Attention Network backbone with an optional linear classifier (timm model surface).
+
+    Create it through timm after ``import imbalml.models``: ``timm.create_model("van_b0")``;
+    ``num_classes=0`` gives the pooled feature extractor, ``features_only=True`` the four stage
+    maps. Everything timm expects is here: ``forward_features`` (the final ``(N, C, H/32, W/32)``
+    map), ``forward_head(x, pre_logits=...)``, ``reset_classifier``, ``num_features``,
+    ``feature_info``, ``forward_intermediates``, ``set_grad_checkpointing``, ``group_matcher``.
+
+    Args:
+        in_chans: Input channels.
+        num_classes: Classifier outputs; 0 for no classifier (``forward`` returns features).
+        global_pool: ``"avg"`` (mean over the final map) or ``""`` (no pooling).
+        embed_dims: Width of each stage.
+        depths: Number of blocks in each stage.
+        mlp_ratios: MLP expansion of each stage.
+        drop_rate: Dropout before the classifier.
+        proj_drop_rate: Dropout inside the MLPs.
+        drop_path_rate: Stochastic depth, increasing linearly from 0 over all blocks to this value.
+        layer_scale_init_value: Initial value of the per-channel branch scales.
+        norm_eps: Epsilon of the stage LayerNorms (1e-6 as in the original and Hugging Face
+            models; OpenMMLab used 1e-5).
+        fast_cpu: On CPU, run in channels-last memory format and compute the dilated convolutions
+            by polyphase decomposition (same numbers, ~1.5x faster training). Other devices ignore it.
+        device: Device of the parameters (``"meta"`` builds without memory).
+        dtype: Dtype of the parameters.
+
+    Raises:
+        ValueError: If the stage tuples differ in length, or a value is out of range.
+
+    Shape:
+        - input: ``(N, in_chans, H, W)``
+        - output: ``(N, num_classes)``, or ``(N, embed_dims[-1])`` when ``num_classes=0``
+
+    Example:
+        >>> import timm, torch
+        >>> import imbalml.models
+        >>> model = timm.create_model("test_van", num_classes=0)
+        >>> model(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 32])
+        >>> model.forward_features(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 32, 2, 2])
+        >>> model.reset_classifier(5)
+        >>> model(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 5])
+    """
+
+    def __init__(
+        self,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        embed_dims: Sequence[int] = (32, 64, 160, 256),
+        depths: Sequence[int] = (3, 3, 5, 2),
+        mlp_ratios: Sequence[float] = (8, 8, 4, 4),
+        drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: float = 1e-2,
+        norm_eps: float = 1e-6,
+        fast_cpu: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        dd = _dd(device, dtype)
+        self.in_chans = check_int(in_chans, "in_chans", low=1)
+        self.num_classes = check_int(num_classes, "num_classes", low=0)
+        if global_pool not in ("avg", ""):
+            raise ValueError(f"Expected `global_pool` to be 'avg' or '', but got {global_pool!r}.")
+        self.global_pool = global_pool
+        self.embed_dims = tuple(
+            check_int(d, f"embed_dims[{i}]", low=1) for i, d in enumerate(embed_dims)
+        )
+        self.depths = tuple(check_int(d, f"depths[{i}]", low=1) for i, d in enumerate(depths))
+        self.mlp_ratios = tuple(
+            check_number(r, f"mlp_ratios[{i}]", low=0.0, low_inclusive=False)
+            for i, r in enumerate(mlp_ratios)
+        )
+        num_stages = len(self.embed_dims)
+        if num_stages == 0 or len(self.depths) != num_stages or len(self.mlp_ratios) != num_stages:
+            raise ValueError(
+                "Expected `embed_dims`, `depths` and `mlp_ratios` of the same non-zero length, "
+                f"but got lengths {len(self.embed_dims)}, {len(self.depths)}, {len(self.mlp_ratios)}."
+            )
+        drop_rate = check_number(drop_rate, "drop_rate", low=0.0, high=1.0, high_inclusive=False)
+        proj_drop_rate = check_number(
+            proj_drop_rate, "proj_drop_rate", low=0.0, high=1.0, high_inclusive=False
+        )
+        drop_path_rate = check_number(
+            drop_path_rate, "drop_path_rate", low=0.0, high=1.0, high_inclusive=False
+        )
+        norm_eps = check_number(norm_eps, "norm_eps", low=0.0, low_inclusive=False)
+        layer_scale_init_value = check_number(layer_scale_init_value, "layer_scale_init_value")
+
+        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()  # over all blocks
+        starts = [sum(self.depths[:i]) for i in range(num_stages)]
+        stages: list[nn.Module] = []
+        prev = self.in_chans
+        for i in range(num_stages):
+            stages.append(
+                VanStage(
+                    prev,
+                    self.embed_dims[i],
+                    self.depths[i],
+                    self.mlp_ratios[i],
+                    kernel_size=7 if i == 0 else 3,
+                    drop_path=rates[starts[i] : starts[i] + self.depths[i]],
+                    proj_drop=proj_drop_rate,
+                    layer_scale_init_value=layer_scale_init_value,
+                    norm_eps=norm_eps,
+                    fast_cpu=fast_cpu,
+                    **dd,
+                )
+            )
+            prev = self.embed_dims[i]
+        self.stages = nn.Sequential(*stages)
+        self.feature_info = [
+            {"num_chs": c, "reduction": 4 * 2**i, "module": f"stages.{i}"}
+            for i, c in enumerate(self.embed_dims)
+        ]
+        self.num_features = self.head_hidden_size = prev
+        self.head = ClassifierHead(
+            prev, self.num_classes, pool_type=global_pool, drop_rate=drop_rate, **dd
+        )
+        self.apply(_init_weights)
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """Parameter groups for layer-wise learning-rate decay (timm ``param_groups_layer_decay``)."""
+        return {
+            "stem": r"^stages\.0\.patch_embed",
+            "blocks": r"^stages\.(\d+)"
+            if coarse
+            else [
+                (r"^stages\.(\d+)\.patch_embed", (0,)),
+                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
+                (r"^stages\.(\d+)\.norm", (99999,)),
+            ],
+        }
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """Names excluded from weight decay beyond timm's default (1-D tensors): none."""
+        return set()
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute block activations in the backward pass to save memory."""
+        for stage in self.stages:
+            if isinstance(stage, VanStage):
+                stage.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        """The final linear layer (``nn.Identity`` when ``num_classes=0``)."""
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replace the classifier by a freshly initialised one with ``num_classes`` outputs.
+
+        Args:
+            num_classes: New number of outputs; 0 removes the classifier.
+            global_pool: New pooling (``"avg"`` or ``""``); unchanged if ``None``.
+        """
+        self.num_classes = check_int(num_classes, "num_classes", low=0)
+        if global_pool is not None:
+            if global_pool not in ("avg", ""):
+                raise ValueError(
+                    f"Expected `global_pool` to be 'avg' or '', but got {global_pool!r}."
+                )
+            self.global_pool = global_pool
+        dd = get_device_dtype(self)
+        self.head.reset(num_classes, global_pool, in_features=self.num_features, **dd)
+        self.head.fc.apply(_init_weights)
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Forward pass that also returns the outputs of the selected stages.
+
+        Args:
+            x: Input images.
+            indices: Last ``n`` stages if an int, all if ``None``, else the listed stage indices.
+            norm: Unused (each stage ends with its own LayerNorm); kept for timm compatibility.
+            stop_early: Stop after the last requested stage.
+            output_fmt: Only ``"NCHW"``.
+            intermediates_only: Return only the list of stage outputs.
+
+        Returns:
+            The stage outputs, or ``(final map, stage outputs)``.
+        """
+        if output_fmt != "NCHW":
+            raise ValueError(f"Expected `output_fmt` 'NCHW', but got {output_fmt!r}.")
+        intermediates: list[torch.Tensor] = []
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        stages = (
+            self.stages
+            if torch.jit.is_scripting() or not stop_early
+            else self.stages[: max_index + 1]
+        )
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take_indices:
+                intermediates.append(x)
+        if intermediates_only:
+            return intermediates
+        return x, intermediates
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drop the stages (and head) not needed for ``forward_intermediates(indices)``."""
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        prune_end = max_index < len(self.stages) - 1
+        self.stages = self.stages[: max_index + 1]
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+        if prune_head or prune_end:
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the final feature map ``(N, embed_dims[-1], H/32, W/32)``."""
+        return self.stages(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the feature map; apply the classifier unless ``pre_logits``."""
+        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits (or pooled features when ``num_classes=0``)."""
+        return self.forward_head(self.forward_features(x))
+
+
+def _create_van(variant: str, pretrained: bool = False, **kwargs: Any) -> VAN:
+    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
+    overlay = kwargs.get("pretrained_cfg_overlay") or {}
+    with _reraise_with_file(overlay.get("file") if pretrained else None):
+        model: VAN = build_model_with_cfg(
+            VAN,
+            variant,
+            pretrained,
+            pretrained_filter_fn=_timm_filter_fn,
+            feature_cfg={"flatten_sequential": True, "out_indices": out_indices},
+            **kwargs,
+        )
+    return model
+
+
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.9,
+        "interpolation": "bicubic",
+        "mean": IMAGENET_INCEPTION_MEAN,
+        "std": IMAGENET_INCEPTION_STD,
+        "first_conv": "stages.0.patch_embed.proj",
+        "classifier": "head.fc",
+        "license": "apache-2.0",
+        "paper_ids": "arXiv:2202.09741",
+        "paper_name": "Visual Attention Network",
+        "origin_url": "https://github.com/Visual-Attention-Network/VAN-Classification",
+        **kwargs,
+    }
+
+
+_ORIG = "https://huggingface.co/Visual-Attention-Network/{}/resolve/main/{}"
+_MMLAB = "https://download.openmmlab.com/mmclassification/v0/van/{}"
+
+
+def _published(hub: str, original: str, mmlab: str) -> dict[str, Any]:
+    # The Hugging Face repository holds safetensors weights (loaded by timm, converted by
+    # _timm_filter_fn). The other two layouts are listed as notes; load them with
+    # pretrained_cfg_overlay=dict(file=...) or load_van_weights.
+    return {
+        "hf_hub_id": f"Visual-Attention-Network/{hub}",
+        "notes": (f"original: {original}", f"OpenMMLab: {mmlab}"),
+    }
+
+
+default_cfgs = generate_default_cfgs(
+    {
+        "van_b0.in1k": _cfg(
+            **_published(
+                "van-tiny",
+                _ORIG.format("VAN-Tiny-original", "van_tiny_754.pth.tar"),
+                _MMLAB.format("van-tiny_8xb128_in1k_20220501-385941af.pth"),
+            )
+        ),
+        "van_b1.in1k": _cfg(
+            **_published(
+                "van-small",
+                _ORIG.format("VAN-Small-original", "van_small_811.pth.tar"),
+                _MMLAB.format("van-small_8xb128_in1k_20220501-17bc91aa.pth"),
+            )
+        ),
+        "van_b2.in1k": _cfg(
+            **_published(
+                "van-base",
+                _ORIG.format("VAN-Base-original", "van_base_828.pth.tar"),
+                _MMLAB.format("van-base_8xb128_in1k_20220501-6a4cc31b.pth"),
+            )
+        ),
+        "van_b3.in1k": _cfg(
+            **_published(
+                "van-large",
+                _ORIG.format("VAN-Large-original", "van_large_839.pth.tar"),
+                _MMLAB.format("van-large_8xb128_in1k_20220501-f212ba21.pth"),
+            )
+        ),
+        "test_van": _cfg(input_size=(3, 64, 64), pool_size=(2, 2), license=None),
+    }
+)
+
+
+def _model_args(
+    embed_dims: tuple[int, ...], depths: tuple[int, ...], **kwargs: Any
+) -> dict[str, Any]:
+    return dict({"embed_dims": embed_dims, "depths": depths, "mlp_ratios": (8, 8, 4, 4)}, **kwargs)
+
+
+@register_model
+def van_b0(pretrained: bool = False, **kwargs: Any) -> VAN:
+    """VAN-B0 ("van-tiny"): widths 32-64-160-256, depths 3-3-5-2; 3,848,800 backbone parameters."""
+    args = _model_args((32, 64, 160, 256), (3, 3, 5, 2))
+    return _create_van("van_b0", pretrained=pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def van_b1(pretrained: bool = False, **kwargs: Any) -> VAN:
+    """VAN-B1 ("van-small"): widths 64-128-320-512, depths 2-2-4-2."""
+    args = _model_args((64, 128, 320, 512), (2, 2, 4, 2))
+    return _create_van("van_b1", pretrained=pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def van_b2(pretrained: bool = False, **kwargs: Any) -> VAN:
+    """VAN-B2 ("van-base"): widths 64-128-320-512, depths 3-3-12-3."""
+    args = _model_args((64, 128, 320, 512), (3, 3, 12, 3))
+    return _create_van("van_b2", pretrained=pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def van_b3(pretrained: bool = False, **kwargs: Any) -> VAN:
+    """VAN-B3 ("van-large"): widths 64-128-320-512, depths 3-5-27-3."""
+    args = _model_args((64, 128, 320, 512), (3, 5, 27, 3))
+    return _create_van("van_b3", pretrained=pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def test_van(pretrained: bool = False, **kwargs: Any) -> VAN:
+    """A tiny VAN for tests: widths 8-16-24-32, depths 1-2-1-1 (no published weights)."""
+    args = _model_args((8, 16, 24, 32), (1, 2, 1, 1))
+    return _create_van("test_van", pretrained=pretrained, **dict(args, **kwargs))
