@@ -116,9 +116,15 @@ def build_model(config: dict[str, Any], groups: AttributeGroups) -> AttributeCla
 
 
 # --------------------------------------------------------------------------------------- loss
-def build_loss(config: dict[str, Any], groups: AttributeGroups, counts: torch.Tensor) -> nn.Module:
-    """The configured loss; class statistics come from the training-set ``counts``."""
+def build_loss(config: dict[str, Any], groups: AttributeGroups, counts: torch.Tensor, *,
+               validate_args: bool = True) -> nn.Module:
+    """The configured loss; class statistics come from the training-set ``counts``.
+
+    ``validate_args=False`` skips the per-call tensor checks (the training hot path, whose labels
+    were checked when read and whose loss the loop checks with ``torch.isfinite``).
+    """
     name, reduction = config["loss"], config["loss_reduction"]
+    check = {"validate_args": validate_args}
     if name in ("asl", "asl_sigmoid"):
         return AsymmetricLoss(
             groups if name == "asl" else None,
@@ -127,17 +133,19 @@ def build_loss(config: dict[str, Any], groups: AttributeGroups, counts: torch.Te
             clip=config["clip"],
             detach_focal_weight=config["detach_focal_weight"],
             reduction=reduction,
+            **check,
         )
     if name == "ce":
-        return WeightedCrossEntropyLoss(groups, reduction=reduction)
+        return WeightedCrossEntropyLoss(groups, reduction=reduction, **check)
     if name == "weighted_ce":
         weight = class_weights(counts, groups, strategy=config["class_weight_strategy"])
-        return WeightedCrossEntropyLoss(groups, weight=weight, reduction=reduction)
+        return WeightedCrossEntropyLoss(groups, weight=weight, reduction=reduction, **check)
     if name == "dice":
-        return DiceLoss(groups=groups)
+        return DiceLoss(groups=groups, **check)
     if name == "logit_adjusted":
         return LogitAdjustedCrossEntropyLoss(
-            groups, class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction
+            groups, class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction,
+            **check,
         )
     raise ValueError(f"Unknown loss {name!r}.")  # config validation makes this unreachable
 

@@ -33,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import builders  # noqa: E402
 import pipeline  # noqa: E402
 import plots  # noqa: E402
-from checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from checkpoint import (  # noqa: E402
+    RESUME_KEYS,
+    load_checkpoint,
+    load_model_state,
+    remove_stale_temporaries,
+    require_keys,
+    save_checkpoint,
+)
 from report import metric_report  # noqa: E402
 from config import add_config_arguments, resolve_config, save_config  # noqa: E402
 
@@ -98,6 +105,15 @@ class Runtime:
         dist.all_reduce(t)
         return t.tolist()
 
+    def all_finite(self, value: torch.Tensor) -> bool:
+        """Whether ``value`` is finite in every process (all processes skip a step, or none)."""
+        finite = torch.isfinite(value).all()
+        if not self.distributed:
+            return bool(finite)
+        flag = finite.to(torch.int32).reshape(1)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag)
+
     def gather(self, tensor: torch.Tensor) -> torch.Tensor:
         """Concatenate a CPU tensor's shards from every process (rank order)."""
         if not self.distributed:
@@ -135,11 +151,16 @@ def train_one_epoch(
 
     The training score compares predictions with the dominant attribute of each (mixed) target.
     A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step.
+
+    ``train_loss`` is the loss of the global batch (all processes together): with a summed loss
+    each process's backward is scaled by the number of processes, so that the gradient DDP
+    averages is the gradient of the global batch's sum, as in a single-process run.
     """
     model.train()
     metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
     batches_done, skipped = 0, 0
+    scale = runtime.world_size if getattr(criterion, "reduction", "mean") == "sum" else 1
     for step, (images, targets) in enumerate(batches):
         images = images.to(runtime.device, non_blocking=True)
         targets = targets.to(runtime.device, non_blocking=True)
@@ -147,11 +168,14 @@ def train_one_epoch(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss = criterion(logits.float(), targets)
-        if not torch.isfinite(loss):
+        loss = criterion(logits.float(), targets) * scale
+        if not runtime.all_finite(loss):
+            bad_logits = int((~torch.isfinite(logits)).sum())
+            rank = f" in process {runtime.rank}" if runtime.distributed else ""
             message = (
-                f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step + 1} "
-                f"(check the learning rate, --amp, or the input data)"
+                f"non-finite training loss at epoch {epoch + 1}, step {step + 1} (loss {loss.item()}, "
+                f"{bad_logits} of {logits.numel()} logits non-finite{rank}); check the learning "
+                f"rate, --amp, or the input data"
             )
             if config["on_nonfinite"] == "stop":
                 raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
@@ -166,11 +190,11 @@ def train_one_epoch(
         loss_sum += loss.detach()
         batches_done += 1
         metric.update(logits.detach(), groups.argmax(targets))
-    total, count, skipped_all = runtime.all_sum(float(loss_sum), batches_done, skipped)
+    total, count = runtime.all_sum(float(loss_sum), batches_done)
     return {
         "train_loss": total / max(count, 1),
         "train_score": float(metric.compute()),
-        "skipped_steps": int(skipped_all),
+        "skipped_steps": skipped,  # the processes skip the same steps together
     }
 
 
@@ -185,12 +209,16 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss, mean per-class accuracy and per-group accuracy on a labelled split.
 
-    Returns also the predictions and targets of this process's shard (for reports).
+    Returns also the predictions and targets of this process's shard (for reports). ``val_loss``
+    is averaged over images, so that it does not depend on the number of processes or on a short
+    last batch: the loss per element for a mean-reduced loss, the loss of a ``batch_size`` batch
+    for a summed one (the scale of ``train_loss``).
     """
     model.eval()
     score = MeanClassAccuracy(groups).to(runtime.device)
     group_acc = GroupAccuracy(groups).to(runtime.device)
-    loss_sum, batches = 0.0, 0
+    loss_sum, images_seen = 0.0, 0
+    summed = getattr(criterion, "reduction", "mean") == "sum"
     preds, targets = [], []
     for images, target in loader:
         images = images.to(runtime.device, non_blocking=True)
@@ -199,17 +227,18 @@ def evaluate(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss_sum += float(criterion(logits.float(), groups.to_one_hot(target)))
-        batches += 1
+        loss = float(criterion(logits.float(), groups.to_one_hot(target)))
+        loss_sum += loss if summed else loss * len(target)  # the batch's total over its images
+        images_seen += len(target)
         pred = groups.argmax(logits.float())
         score.update(pred, target)
         group_acc.update(pred, target)
         preds.append(pred.cpu())
         targets.append(target.cpu())
-    total, count = runtime.all_sum(loss_sum, batches)
+    total, count = runtime.all_sum(loss_sum, images_seen)
     per_group = group_acc.compute()
     return {
-        "val_loss": total / max(count, 1),
+        "val_loss": total / max(count, 1) * (config["batch_size"] if summed else 1),
         "val_score": float(score.compute()),
         "val_group_accuracy": [float(v) for v in per_group],
         "preds": torch.cat(preds) if preds else torch.zeros(0, groups.num_groups, dtype=torch.long),
@@ -273,6 +302,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         _check_resume(resume, config)
     if runtime.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in remove_stale_temporaries(out_dir):
+            log.info("removed %s, left by an interrupted checkpoint write", tmp)
         root = builders.dataset_root(config)
         save_config(config, out_dir / "config.yaml")
     runtime.barrier()
@@ -280,12 +311,17 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
     data = pipeline.build_data(config, root, runtime)
     groups = data.groups
+    if resume is not None and AttributeGroups.from_dict(resume["groups"]) != groups:
+        raise ValueError(
+            f"--resume {config['resume']}: the checkpoint was trained for "
+            f"{AttributeGroups.from_dict(resume['groups'])!r}, but the data in {root} has {groups!r}."
+        )
     counts = label_counts(data.train_targets, groups)
     torch.manual_seed(config["seed"])
     model = builders.build_model(config, groups).to(runtime.device)
     if config["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    criterion = builders.build_loss(config, groups, counts).to(runtime.device)
+    criterion = builders.build_loss(config, groups, counts, validate_args=False).to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -297,7 +333,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_loss": math.inf,
              "best_score_epoch": 0, "best_loss_epoch": 0}
     if resume is not None:
-        model.load_state_dict(resume["model"])
+        load_model_state(model, resume["model"], f"--resume {config['resume']}")
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         runtime.scaler.load_state_dict(resume["scaler"])
@@ -390,6 +426,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
 
 
 def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
+    require_keys(resume, RESUME_KEYS, f"--resume {config['resume']}")
     for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head"):
         if resume["config"].get(key) != config[key]:
             raise ValueError(
