@@ -250,7 +250,7 @@ def _error_detail(exc: BaseException) -> str:
     global or opcode outside the allowlist), without torch's advice to retry with
     ``weights_only=False``, which this loader never does.
     """
-    text = str(exc)
+    text = str(exc).split(" If this checkpoint is trusted")[0]  # timm's wrapper says it too
     found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
     if found:
         text = found.group(1).split(". Please use")[0]
@@ -274,7 +274,9 @@ def _read_checkpoint(path: str) -> Any:
         with safe([argparse.Namespace]) if safe is not None else nullcontext():
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupt, not a checkpoint, or disallowed pickle globals
-        raise ValueError(f"Could not read a checkpoint from {path!r} ({_error_detail(exc)})") from exc
+        raise ValueError(
+            f"Could not read a checkpoint from {path!r} ({_error_detail(exc)})"
+        ) from exc
 
 
 class _Matched(NamedTuple):
@@ -439,10 +441,14 @@ def _reraise_with_file(path: str | os.PathLike[str] | None) -> Iterator[None]:
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"No VAN checkpoint file at {name!r}.") from exc
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})") from exc
+        raise ValueError(
+            f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})"
+        ) from exc
     except ValueError as exc:  # layout or shapes do not fit the model: name the file
         raise ValueError(f"{name!r}: {exc}") from None
     except Exception as exc:
         if type(exc).__name__ != "SafetensorError":
             raise
-        raise ValueError(f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})") from exc
+        raise ValueError(
+            f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})"
+        ) from exc
