@@ -171,11 +171,12 @@ def train_one_epoch(
         loss = criterion(logits.float(), targets) * scale
         if not runtime.all_finite(loss):
             bad_logits = int((~torch.isfinite(logits)).sum())
-            rank = f" in process {runtime.rank}" if runtime.distributed else ""
+            detail = f"loss {loss.item()}, {bad_logits} of {logits.numel()} logits non-finite"
+            if runtime.distributed:
+                detail = f"in one of {runtime.world_size} processes; process {runtime.rank}: {detail}"
             message = (
-                f"non-finite training loss at epoch {epoch + 1}, step {step + 1} (loss {loss.item()}, "
-                f"{bad_logits} of {logits.numel()} logits non-finite{rank}); check the learning "
-                f"rate, --amp, or the input data"
+                f"non-finite training loss at epoch {epoch + 1}, step {step + 1} ({detail}); "
+                f"check the learning rate, --amp, or the input data"
             )
             if config["on_nonfinite"] == "stop":
                 raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
@@ -191,9 +192,9 @@ def train_one_epoch(
         batches_done += 1
         metric.update(logits.detach(), groups.argmax(targets))
     total, count = runtime.all_sum(float(loss_sum), batches_done)
-    return {
-        "train_loss": total / max(count, 1),
-        "train_score": float(metric.compute()),
+    return {  # an epoch whose every step was skipped has no loss and no score
+        "train_loss": total / count if count else math.nan,
+        "train_score": float(metric.compute()) if count else math.nan,
         "skipped_steps": skipped,  # the processes skip the same steps together
     }
 
