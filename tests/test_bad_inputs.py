@@ -18,9 +18,9 @@ import pytest
 import timm
 import torch
 import yaml
-
 from _helpers.fashion_example import import_example
 from _helpers.tiny_runs import TINY, make_tiny_dataset
+
 from imbalml import (
     AsymmetricLoss,
     AttributeGroups,
@@ -42,7 +42,12 @@ from imbalml.data import (
     read_split,
     write_predictions,
 )
-from imbalml.functional import asymmetric_loss, focal_loss, minority_attributes, weighted_cross_entropy
+from imbalml.functional import (
+    asymmetric_loss,
+    focal_loss,
+    minority_attributes,
+    weighted_cross_entropy,
+)
 from imbalml.models import load_van_weights
 from imbalml.samplers import MinorityOversampler
 
@@ -62,7 +67,9 @@ def logits(n: int = 4, c: int = C) -> torch.Tensor:
 
 
 def hard(n: int = 4) -> torch.Tensor:
-    return torch.tensor([[0, 1, 2, 3, 4, 0], [6, 2, 0, 0, 5, 2], [1, 0, 1, 2, 3, 1], [2, 1, 1, 1, 1, 1]])[:n]
+    return torch.tensor(
+        [[0, 1, 2, 3, 4, 0], [6, 2, 0, 0, 5, 2], [1, 0, 1, 2, 3, 1], [2, 1, 1, 1, 1, 1]]
+    )[:n]
 
 
 def with_value(t: torch.Tensor, index: tuple[int, int], value: float) -> torch.Tensor:

@@ -20,13 +20,16 @@ must equal a single-process ``predict.py`` report of the same checkpoint.
 
 Also checked: only rank 0 writes under ``--out-dir`` (other ranks run under an audit hook that
 refuses any write there), the oversampler's shards are disjoint (see also
-``tests/test_samplers.py``), and ``train_loss`` is the global batch's loss at the scale of a
-single-process run (a summed loss is not halved by averaging over two processes).
+``tests/test_samplers.py``), ``train_loss`` is the global batch's loss at the scale of a
+single-process run (a summed loss is not halved by averaging over two processes), and a loss
+that is NaN in one process only makes both skip that step together (otherwise one would wait
+for the other's gradients forever).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 from collections import Counter
@@ -34,11 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
+from _helpers.fashion_example import import_example
+from _helpers.tiny_runs import PYTHON, REPO, TINY, NaNAtSteps, make_tiny_dataset, subprocess_env
 from torch.utils.data import DataLoader
 
-from _helpers.fashion_example import import_example
-from _helpers.tiny_runs import PYTHON, REPO, TINY, make_tiny_dataset, subprocess_env
 from imbalml import AttributeGroups, label_counts
 from imbalml.data import AttributeImageDataset
 from imbalml.functional import mean_class_accuracy
@@ -50,9 +52,11 @@ pipeline = import_example("pipeline")
 builders = import_example("builders")
 checkpoint = import_example("checkpoint")
 
-#: Deterministic per step apart from BatchNorm: no mixup, augmentation or dropout.
+#: Deterministic per step apart from BatchNorm: no mixup, augmentation or dropout. The loss of
+#: step 2 is made NaN in process 1 only (``NAN_LOSS_AT``): both processes must skip that step.
 OPTIONS = [*TINY, "--epochs", "1", "--oversample", "true", "--mixup", "none", "--augment", "false",
-           "--head-dropout", "0"]  # fmt: skip
+           "--head-dropout", "0", "--on-nonfinite", "skip"]  # fmt: skip
+NAN_STEP = 2
 OUTPUTS = {"config.yaml", "history.csv", "best_score.pt", "best_loss.pt", "last.pt",
            "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt"}  # fmt: skip
 
@@ -74,8 +78,10 @@ def torchrun(out: Path, root: Path, nproc: int = 2) -> subprocess.CompletedProce
     env = subprocess_env()
     probes = out.parent / "probes"
     probes.mkdir(exist_ok=True)
-    env.update(GLOO_SOCKET_IFNAME="lo", SAMPLER_PROBE_DIR=str(probes))
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=out.parent)
+    env.update(GLOO_SOCKET_IFNAME="lo", SAMPLER_PROBE_DIR=str(probes), NAN_LOSS_AT=f"1:{NAN_STEP}")
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=240, cwd=out.parent
+    )
 
 
 def evaluate_one_process(ckpt: Path, root: Path, batch_size: int) -> dict[str, Any]:
@@ -88,7 +94,9 @@ def evaluate_one_process(ckpt: Path, root: Path, batch_size: int) -> dict[str, A
     data = pipeline.build_data(config, root, runtime)
     model = builders.build_model(config, data.groups)
     model.load_state_dict(state["model"])
-    criterion = builders.build_loss(config, data.groups, label_counts(data.train_targets, data.groups))
+    criterion = builders.build_loss(
+        config, data.groups, label_counts(data.train_targets, data.groups)
+    )
     loader = DataLoader(data.val_loader.dataset, batch_size=batch_size, shuffle=False)
     return train.evaluate(model, criterion, loader, runtime, data.groups, config)
 
@@ -124,7 +132,9 @@ def test_validation_metrics_equal_one_process(two_process_run: tuple[Path, Path,
 
 
 @pytest.mark.slow
-def test_gathered_report_equals_predict_script(two_process_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+def test_gathered_report_equals_predict_script(
+    two_process_run: tuple[Path, Path, str], tmp_path: Path
+) -> None:
     root, out, _ = two_process_run
     report = json.loads((out / "val_report.json").read_text())
     args = predict.get_args_parser().parse_args(
@@ -135,7 +145,9 @@ def test_gathered_report_equals_predict_script(two_process_run: tuple[Path, Path
     assert report["num_images"] == single["num_images"] == 32
     assert report["confusion_matrices"] == single["confusion_matrices"]
     assert report["group_accuracy"] == pytest.approx(single["group_accuracy"], abs=1e-9)
-    assert report["per_attribute_recall"] == pytest.approx(single["per_attribute_recall"], abs=1e-9, nan_ok=True)
+    assert report["per_attribute_recall"] == pytest.approx(
+        single["per_attribute_recall"], abs=1e-9, nan_ok=True
+    )
     assert report["mean_class_accuracy"] == pytest.approx(single["mean_class_accuracy"], abs=1e-9)
     # The test-set predictions (rank 0 alone) match the single-process ones.
     args.split, args.out = "test", tmp_path / "test.txt"
@@ -152,21 +164,42 @@ def test_only_rank_zero_writes(two_process_run: tuple[Path, Path, str]) -> None:
 
 
 @pytest.mark.slow
-def test_train_loss_has_the_single_process_scale(two_process_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+def test_nan_in_one_process_is_skipped_by_both(two_process_run: tuple[Path, Path, str]) -> None:
+    _, out, log = two_process_run
+    assert checkpoint.load_checkpoint(out / "last.pt")["history"][0]["skipped_steps"] == 1
+    for rank, loss in ((0, r"\d+\.\d+"), (1, "nan")):  # each process logs its own view
+        assert re.search(
+            rf"WARNING skipping step: non-finite training loss at epoch 1, step {NAN_STEP} \(in one "
+            rf"of 2 processes; process {rank}: loss {loss}, 0 of 208 logits non-finite\)",
+            log,
+        ), rank
+
+
+@pytest.mark.slow
+def test_train_loss_has_the_single_process_scale(two_process_run: tuple[Path, Path, str], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A summed loss: two processes report (and back-propagate) the loss of the global batch."""
     root, out, _ = two_process_run
+    real = builders.build_loss
+    monkeypatch.setattr(
+        builders, "build_loss", lambda *a, **k: NaNAtSteps(real(*a, **k), {NAN_STEP})
+    )
     args = train.get_args_parser().parse_args(
         ["--data-root", str(root), "--out-dir", str(tmp_path), *OPTIONS]
     )
-    single = train.main(args) and checkpoint.load_checkpoint(tmp_path / "last.pt")["history"][0]
+    train.main(args)
+    single = checkpoint.load_checkpoint(tmp_path / "last.pt")["history"][0]
     double = checkpoint.load_checkpoint(out / "last.pt")["history"][0]
+    assert single["skipped_steps"] == double["skipped_steps"] == 1
     assert single["train_loss"] > 10  # ASL summed over 16 images x 26 attributes
     # Same images per step; only BatchNorm's half-batch statistics differ. Unscaled: ratio 0.5.
     assert double["train_loss"] / single["train_loss"] == pytest.approx(1.0, abs=0.1)
 
 
 @pytest.mark.slow
-def test_oversampler_shards_are_disjoint_across_ranks(two_process_run: tuple[Path, Path, str]) -> None:
+def test_oversampler_shards_are_disjoint_across_ranks(
+    two_process_run: tuple[Path, Path, str],
+) -> None:
     """What each process's sampler dealt in the run: disjoint slots of one shared epoch list."""
     root, out, _ = two_process_run
     probes = out.parent / "probes"

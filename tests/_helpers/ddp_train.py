@@ -6,7 +6,9 @@ created, renamed or removed: anything under ``--out-dir`` raises ``PermissionErr
 rank and the path, so the run fails (and the test with it) if a non-main process writes there.
 
 With ``SAMPLER_PROBE_DIR`` set, every process also records the indices its training sampler deals
-in each epoch, as ``rank<r>-epoch<e>.json`` in that folder (outside ``--out-dir``).
+in each epoch, as ``rank<r>-epoch<e>.json`` in that folder (outside ``--out-dir``). With
+``NAN_LOSS_AT=R:S``, the loss of training step ``S`` (1-based, over the run) is NaN in process
+``R`` only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _helpers.fashion_example import import_example  # noqa: E402
+from _helpers.tiny_runs import NaNAtSteps  # noqa: E402
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -72,6 +75,12 @@ def main(argv: list[str]) -> None:
     rank = int(os.environ.get("RANK", "0"))
     if os.environ.get("SAMPLER_PROBE_DIR"):
         _record_sampler_indices(Path(os.environ["SAMPLER_PROBE_DIR"]), rank)
+    if os.environ.get("NAN_LOSS_AT"):
+        nan_rank, step = (int(v) for v in os.environ["NAN_LOSS_AT"].split(":"))
+        if rank == nan_rank:
+            builders = import_example("builders")
+            real = builders.build_loss
+            builders.build_loss = lambda *a, **k: NaNAtSteps(real(*a, **k), {step})
     if rank > 0:
         _forbid_writes_under(Path(args.out_dir), rank)
     train.main(args)
