@@ -157,8 +157,12 @@ def test_half_precision_extreme_logits(dtype: torch.dtype, atol: float, x: np.nd
     assert log_p.dtype == torch.float32  # documented: computed and returned in float32
     assert bool(log_p.isfinite().all())
     assert bool((log_p <= 0).all())
+    # float32 probabilities: each of up to 7 terms carries a rounding error of ~6e-8.
     torch.testing.assert_close(
-        group_sums(log_p.exp(), groups), torch.ones(5, groups.num_groups, dtype=torch.float64)
+        group_sums(log_p.exp(), groups),
+        torch.ones(5, groups.num_groups, dtype=torch.float64),
+        atol=1e-6,
+        rtol=0,
     )
     # The float32 result equals the float32 computation on the upcast input.
     torch.testing.assert_close(log_p, grouped_log_softmax(logits.float(), groups))

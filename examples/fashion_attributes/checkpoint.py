@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ import imbalml
 
 FORMAT = "imbalml-fashion-checkpoint"
 FORMAT_VERSION = 1
+
+#: Keys every checkpoint holds; a run's ``last.pt`` holds :data:`RESUME_KEYS` too.
+REQUIRED_KEYS = ("model", "config", "groups")
+RESUME_KEYS = ("optimizer", "scheduler", "scaler", "epoch", "history", "best_score", "best_loss",
+               "best_score_epoch", "best_loss_epoch")
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
@@ -38,10 +44,14 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` with ``torch.load(weights_only=True)``.
 
+    Only tensors, containers and plain Python values are unpickled (torch's allowlist); a file
+    holding any other object is refused before that object is built.
+
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is truncated, not a checkpoint, holds pickled objects outside the
-            tensor/container allowlist, or was written by another program.
+            tensor/container allowlist, was written by another program, or lacks the model, its
+            configuration or its label layout.
     """
     path = Path(path)
     if not path.is_file():
@@ -50,8 +60,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, foreign pickle, arbitrary objects refused
         raise ValueError(
-            f"Checkpoint {path} could not be loaded safely (weights_only=True): "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            f"Checkpoint {path} could not be loaded safely (weights_only=True): {_detail(exc)}"
         ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
@@ -59,4 +68,65 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             f"Checkpoint {path}: expected a file written by train.py (format {FORMAT!r}), "
             f"but got format {found!r}."
         )
+    require_keys(state, REQUIRED_KEYS, f"Checkpoint {path}")
     return state
+
+
+def _detail(exc: BaseException) -> str:
+    """Why ``torch.load`` failed, in one line: for a refused file the global or opcode at fault.
+
+    torch's advice to retry with ``weights_only=False`` is left out: that would run any code the
+    file contains, and these scripts never do it.
+    """
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if found:
+        text = found.group(1).split(". Please use")[0]
+        if "Unsupported operand" in text:
+            text += " (not a torch.save file)"
+        else:
+            text += " (only tensors, containers and plain values are allowed)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"
+
+
+def require_keys(state: dict[str, Any], keys: tuple[str, ...], source: str) -> None:
+    """Raise ``ValueError`` naming the ``keys`` that ``state`` lacks."""
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise ValueError(
+            f"{source}: expected a checkpoint with the keys {list(keys)}, but {missing} "
+            f"{'is' if len(missing) == 1 else 'are'} missing."
+        )
+
+
+def load_model_state(model: torch.nn.Module, state_dict: dict[str, Any], source: str) -> None:
+    """``model.load_state_dict(state_dict)`` (strict), a mismatch reported as ``ValueError``.
+
+    The message names ``source`` (the file and option) and the first few missing, unexpected
+    and differently shaped tensors.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k} has shape {tuple(state_dict[k].shape)} where the model has {tuple(v.shape)}"
+              for k, v in own.items() if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    problems = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+                for keys, what in ((missing, "tensors missing"), (unexpected, "unexpected tensors"))
+                if keys]
+    problems += shapes[:3] + ([f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
+    if problems:
+        raise ValueError(
+            f"{source}: expected weights that fit the model this configuration builds, "
+            f"but found {'; '.join(problems)}."
+        )
+    model.load_state_dict(state_dict)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files a killed :func:`save_checkpoint` left in ``folder``."""
+    removed = []
+    for tmp in Path(folder).glob(".*.pt.*.tmp"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import builders  # noqa: E402
-from checkpoint import load_checkpoint  # noqa: E402
+from checkpoint import load_checkpoint, load_model_state  # noqa: E402
 from pipeline import read_groups  # noqa: E402
 from report import metric_report  # noqa: E402
 
@@ -63,7 +63,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                           else ("cpu" if args.device == "auto" else args.device))
     model = builders.build_model(config, groups)
-    model.load_state_dict(state["model"])
+    load_model_state(model, state["model"], f"Checkpoint {args.checkpoint}")
     model.to(device).eval()
     dataset = AttributeImageDataset(root, args.split, groups=groups,
                                     transform=builders.build_transforms(config, train=False))

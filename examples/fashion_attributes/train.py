@@ -33,7 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import builders  # noqa: E402
 import pipeline  # noqa: E402
 import plots  # noqa: E402
-from checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from checkpoint import (  # noqa: E402
+    RESUME_KEYS,
+    load_checkpoint,
+    load_model_state,
+    remove_stale_temporaries,
+    require_keys,
+    save_checkpoint,
+)
 from report import metric_report  # noqa: E402
 from config import add_config_arguments, resolve_config, save_config  # noqa: E402
 
@@ -101,6 +108,15 @@ class Runtime:
         t = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return t.tolist()
+
+    def all_finite(self, value: torch.Tensor) -> bool:
+        """Whether ``value`` is finite in every process (all processes skip a step, or none)."""
+        finite = torch.isfinite(value).all()
+        if not self.distributed:
+            return bool(finite)
+        flag = finite.to(torch.int32).reshape(1)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag)
 
     def gather(self, tensor: torch.Tensor) -> torch.Tensor:
         """Concatenate a CPU tensor's shards from every process (rank order)."""
@@ -186,6 +202,10 @@ def train_one_epoch(
     A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step;
     on CUDA the check is deferred to the end of the epoch (:func:`defer_nonfinite_check`), so the
     loop has no host synchronisation.
+
+    ``train_loss`` is the loss of the global batch (all processes together): with a summed loss
+    each process's backward is scaled by the number of processes, so that the gradient DDP
+    averages is the gradient of the global batch's sum, as in a single-process run.
     """
     model.train()
     deferred = defer_nonfinite_check(runtime, optimizer)
@@ -193,6 +213,7 @@ def train_one_epoch(
     metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
     batches_done, skipped = 0, 0
+    scale = runtime.world_size if getattr(criterion, "reduction", "mean") == "sum" else 1
     for step, (images, targets) in enumerate(batches):
         images = images.to(runtime.device, non_blocking=True)
         targets = targets.to(runtime.device, non_blocking=True)
@@ -200,14 +221,14 @@ def train_one_epoch(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss = criterion(logits.float(), targets)
+        loss = criterion(logits.float(), targets) * scale
         hard = groups.argmax(targets, validate=runtime.check_values)
         if deferred:  # no host read: the flag rides along on the device
             finite = nonfinite.record(loss, step)
             optimizer.found_inf = (~finite).float()  # type: ignore[attr-defined]
             loss_sum += torch.where(finite, loss.detach(), 0.0)
             hard = torch.where(finite, hard, metric.ignore_index)  # a skipped step is not scored
-        elif not torch.isfinite(loss):
+        elif not runtime.all_finite(loss):  # every process skips (or stops) together
             _nonfinite(config, loss.item(), epoch, step)
             skipped += 1
             optimizer.zero_grad(set_to_none=True)
@@ -226,11 +247,11 @@ def train_one_epoch(
         skipped = int(nonfinite.count)
         batches_done -= skipped
         _nonfinite(config, float(nonfinite.value), epoch, int(nonfinite.first), more=skipped - 1)
-    total, count, skipped_all = runtime.all_sum(float(loss_sum), batches_done, skipped)
-    return {
-        "train_loss": total / max(count, 1),
-        "train_score": float(metric.compute()),
-        "skipped_steps": int(skipped_all),
+    total, count = runtime.all_sum(float(loss_sum), batches_done)
+    return {  # an epoch whose every step was skipped has no loss and no score
+        "train_loss": total / count if count else math.nan,
+        "train_score": float(metric.compute()) if count else math.nan,
+        "skipped_steps": skipped,
     }
 
 
@@ -245,14 +266,18 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss, mean per-class accuracy and per-group accuracy on a labelled split.
 
-    Returns also the predictions and targets of this process's shard (for reports).
+    Returns also the predictions and targets of this process's shard (for reports). ``val_loss``
+    is averaged over images, so that it does not depend on the number of processes or on a short
+    last batch: the loss per element for a mean-reduced loss, the loss of a ``batch_size`` batch
+    for a summed one (the scale of ``train_loss``).
     """
     model.eval()
     check = runtime.check_values
     score = MeanClassAccuracy(groups, validate_args=check).to(runtime.device)
     group_acc = GroupAccuracy(groups, validate_args=check).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
-    batches = 0
+    images_seen = 0
+    summed = getattr(criterion, "reduction", "mean") == "sum"
     preds, targets = [], []
     for images, target in loader:
         images = images.to(runtime.device, non_blocking=True)
@@ -261,18 +286,19 @@ def evaluate(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss_sum += criterion(logits.float(), groups.to_one_hot(target, validate=check))
-        batches += 1
+        loss = criterion(logits.float(), groups.to_one_hot(target, validate=check))
+        loss_sum += loss if summed else loss * len(target)  # the batch's total over its images
+        images_seen += len(target)
         pred = groups.argmax(logits.float(), validate=check)
         score.update(pred, target)
         group_acc.update(pred, target)
         preds.append(pred)
         targets.append(target)
-    total, count = runtime.all_sum(float(loss_sum), batches)
+    total, count = runtime.all_sum(float(loss_sum), images_seen)
     per_group = group_acc.compute()
     empty = torch.zeros(0, groups.num_groups, dtype=torch.long)
     return {
-        "val_loss": total / max(count, 1),
+        "val_loss": total / max(count, 1) * (config["batch_size"] if summed else 1),
         "val_score": float(score.compute()),
         "val_group_accuracy": [float(v) for v in per_group],
         "preds": torch.cat(preds).cpu() if preds else empty,
@@ -336,6 +362,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         _check_resume(resume, config)
     if runtime.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in remove_stale_temporaries(out_dir):
+            log.info("removed %s, left by an interrupted checkpoint write", tmp)
         root = builders.dataset_root(config)
         save_config(config, out_dir / "config.yaml")
     runtime.barrier()
@@ -343,6 +371,11 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
     data = pipeline.build_data(config, root, runtime)
     groups = data.groups
+    if resume is not None and AttributeGroups.from_dict(resume["groups"]) != groups:
+        raise ValueError(
+            f"--resume {config['resume']}: the checkpoint was trained for "
+            f"{AttributeGroups.from_dict(resume['groups'])!r}, but the data in {root} has {groups!r}."
+        )
     counts = label_counts(data.train_targets, groups)
     torch.manual_seed(config["seed"])
     model = builders.build_model(config, groups).to(runtime.device)
@@ -361,7 +394,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_loss": math.inf,
              "best_score_epoch": 0, "best_loss_epoch": 0}
     if resume is not None:
-        model.load_state_dict(resume["model"])
+        load_model_state(model, resume["model"], f"--resume {config['resume']}")
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         runtime.scaler.load_state_dict(resume["scaler"])
@@ -454,6 +487,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
 
 
 def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
+    require_keys(resume, RESUME_KEYS, f"--resume {config['resume']}")
     for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head"):
         if resume["config"].get(key) != config[key]:
             raise ValueError(

@@ -2,7 +2,10 @@ r"""Losses for imbalanced multi-label and multi-attribute classification (pure f
 
 Every loss takes flat logits ``(N, C)`` and computes in float32 (float64 for float64 input) from
 log-probabilities, never from ``log(clamp(probability))`` of a low-precision probability, so
-fp16/bf16 inputs, autocast and logits of any magnitude give finite values and gradients.
+fp16/bf16 inputs, autocast and finite logits of any magnitude give finite values and gradients.
+With ``validate_args=True`` (the default) a NaN or infinite logit is an error naming its position
+(it is an upstream overflow, and would otherwise turn the loss into NaN); training loops that skip
+validation on the hot path should check the loss with ``torch.isfinite``.
 
 Two probability models are available wherever it makes sense (``groups=None`` or an
 :class:`~imbalml.AttributeGroups`):
@@ -138,6 +141,7 @@ def _sigmoid_args(
                 f"Expected `input` of shape (N, C) (one logit per attribute), "
                 f"but got {tuple(input.shape)}."
             )
+        check_finite(input, "input")
         check_shape(target, "target", tuple(input.shape), "(N, C) like `input`")
         if target.is_complex():
             raise TypeError(f"Expected `target` with real values, but got dtype {target.dtype}.")
@@ -175,7 +179,7 @@ def _grouped_args(
     """
     input = as_tensor(input, "input")
     if validate:
-        check_scores(input, groups, "input", finite=False)
+        check_scores(input, groups, "input")
     y, valid = check_target(
         target, groups, "target", num_samples=input.shape[0], ignore_index=ignore_index,
         validate=validate,
@@ -488,7 +492,7 @@ def asymmetric_loss(
     is active; ``eps=0`` disables it (log-sigmoid is used then). Consequences: with ``clip > 0``
     values equal the float32 reference to float32 precision; with ``clip = 0`` they are closer
     to a float64 evaluation than the reference, whose ``1 - sigmoid(x)`` loses digits as
-    :math:`x` grows; and logits of any magnitude, in any dtype or under autocast, give finite
+    :math:`x` grows; and finite logits of any magnitude, in any dtype or under autocast, give finite
     values and gradients. The focusing power :math:`(1 - p_t)^\gamma` is evaluated as
     :math:`\exp(\gamma \log \max(1 - p_t, \text{tiny}))`, so :math:`0^0 = 1` and the gradient
     stays finite for any :math:`\gamma \ge 0`.
@@ -519,7 +523,8 @@ def asymmetric_loss(
         The loss: a float32 scalar (float64 for float64 input), or ``(N, C)`` for ``"none"``.
 
     Raises:
-        ValueError: For bad shapes, target values or hyperparameters.
+        ValueError: For bad shapes, target values or hyperparameters, or (with
+            ``validate_args``) a NaN or infinite logit.
         TypeError: For non-floating ``input`` or a ``groups`` that is not an AttributeGroups.
 
     Shape:
@@ -651,7 +656,8 @@ def dice_loss(
         The loss: scalar, or ``(C,)`` for ``"none"``.
 
     Raises:
-        ValueError: For bad shapes, target values or hyperparameters.
+        ValueError: For bad shapes, target values or hyperparameters, or (with
+            ``validate_args``) a NaN or infinite logit.
 
     Shape:
         - input: ``(N, C)``
@@ -749,7 +755,8 @@ def weighted_cross_entropy(
         ``(N, G)`` with both ``"none"``.
 
     Raises:
-        ValueError: For bad shapes, targets, weights or options.
+        ValueError: For bad shapes, targets, weights or options, or (with ``validate_args``)
+            a NaN or infinite logit.
 
     Shape:
         - input: ``(N, C)``
@@ -905,7 +912,8 @@ def logit_adjusted_cross_entropy(
         The loss, shaped as in :func:`weighted_cross_entropy`.
 
     Raises:
-        ValueError: For bad shapes, targets, priors or options.
+        ValueError: For bad shapes, targets, priors or options, or (with ``validate_args``)
+            a NaN or infinite logit.
 
     Example:
         >>> import torch
@@ -920,7 +928,7 @@ def logit_adjusted_cross_entropy(
     check_number(tau, "tau", low=0.0)
     input = as_tensor(input, "input")
     if validate_args:
-        check_scores(input, groups, "input", finite=False)
+        check_scores(input, groups, "input")
         _check_priors(priors, groups)
     dtype = _compute_dtype(input)
     log_priors = as_tensor(priors, "priors").to(device=input.device, dtype=dtype).log()

@@ -243,6 +243,22 @@ def convert_van_state_dict(
     return out
 
 
+def _error_detail(exc: BaseException) -> str:
+    """A one-line account of why reading failed.
+
+    For a file refused by ``torch.load(weights_only=True)`` this is the unpickler's reason (the
+    global or opcode outside the allowlist), without torch's advice to retry with
+    ``weights_only=False``, which this loader never does.
+    """
+    text = str(exc).split(" If this checkpoint is trusted")[0]  # timm's wrapper says it too
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if found:
+        text = found.group(1).split(". Please use")[0]
+        if "Unsupported operand" in text:
+            text += " (not a torch.save file)"
+    return f"{type(exc).__name__}: {text.splitlines()[0].strip() if text.strip() else ''}"
+
+
 def _read_checkpoint(path: str) -> Any:
     """Read a ``.safetensors`` or (weights-only) ``torch.save`` file; errors name the file."""
     if not os.path.isfile(path):
@@ -259,7 +275,7 @@ def _read_checkpoint(path: str) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupt, not a checkpoint, or disallowed pickle globals
         raise ValueError(
-            f"Could not read a checkpoint from {path!r} ({type(exc).__name__}: {exc})"
+            f"Could not read a checkpoint from {path!r} ({_error_detail(exc)})"
         ) from exc
 
 
@@ -426,11 +442,13 @@ def _reraise_with_file(path: str | os.PathLike[str] | None) -> Iterator[None]:
         raise FileNotFoundError(f"No VAN checkpoint file at {name!r}.") from exc
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as exc:
         raise ValueError(
-            f"Could not read a checkpoint from {name!r} ({type(exc).__name__}: {exc})"
+            f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})"
         ) from exc
+    except ValueError as exc:  # layout or shapes do not fit the model: name the file
+        raise ValueError(f"{name!r}: {exc}") from None
     except Exception as exc:
         if type(exc).__name__ != "SafetensorError":
             raise
         raise ValueError(
-            f"Could not read a checkpoint from {name!r} ({type(exc).__name__}: {exc})"
+            f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})"
         ) from exc
