@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from _helpers.fashion_example import EXAMPLE_DIR, synthetic
 from _helpers.fashion_example import import_example as _import
 

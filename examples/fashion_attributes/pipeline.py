@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch.utils.data import DataLoader, DistributedSampler, Subset
-
 import augment
 import builders
+import torch
 from fashion import GROUP_NAMES
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
 from imbalml import AttributeGroups, BatchMixup, MixupCollator, label_counts
 from imbalml.data import AttributeImageDataset, read_attribute_list
 from imbalml.samplers import MinorityOversampler

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,8 +41,8 @@ from checkpoint import (  # noqa: E402
     require_keys,
     save_checkpoint,
 )
-from report import metric_report  # noqa: E402
 from config import add_config_arguments, resolve_config, save_config  # noqa: E402
+from report import metric_report  # noqa: E402
 
 from imbalml import (  # noqa: E402
     AttributeGroups,

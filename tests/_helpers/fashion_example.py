@@ -19,7 +19,6 @@ import fashion  # noqa: E402
 import synthetic  # noqa: E402
 
 
-
 def import_example(name: str) -> ModuleType:
     """Import one of the example's modules (``train``, ``predict``, ``config``, ...)."""
     return importlib.import_module(name)
