@@ -4,7 +4,7 @@ Three child processes run ``train.py`` (through ``_helpers/crash_train.py``, whi
 chosen moment and announce it with a marker file, so that the kill lands where intended however
 slow the machine is):
 
-1. killed in the middle of epoch 2, two of its four steps done: ``last.pt`` holds epoch 1, so the
+1. killed in the middle of epoch 2, one of its three steps done: ``last.pt`` holds epoch 1, so the
    run lost no more than the epoch it was in;
 2. resumed from that ``last.pt``, killed while ``last.pt`` of epoch 3 is half written: the
    half-written bytes are in a temporary file, ``last.pt`` still holds epoch 2 and loads;
@@ -86,13 +86,13 @@ def assert_same_tensors(a: dict, b: dict, where: str) -> None:
 
 @pytest.mark.slow
 def test_sigkill_and_resume_end_bitwise_equal(tmp_path: Path) -> None:
-    root = make_tiny_dataset(tmp_path / "data")
+    root = make_tiny_dataset(tmp_path / "data", num_train=48, num_val=16, num_test=8)
     straight = start(root, tmp_path / "straight")  # alongside the interrupted chain
     out = tmp_path / "crashed"
 
-    # 1. Killed in the middle of epoch 2 (2 of 4 steps done).
+    # 1. Killed in the middle of epoch 2 (1 of 3 steps done).
     marker = tmp_path / "pause-1"
-    kill_when_paused(start(root, out, PAUSE_AT_STEP="2:2", PAUSE_MARKER=str(marker)), marker)
+    kill_when_paused(start(root, out, PAUSE_AT_STEP="2:1", PAUSE_MARKER=str(marker)), marker)
     assert_outputs_whole(out, epochs_done=1)
     assert not list(out.glob(".*.tmp"))
 
