@@ -175,11 +175,11 @@ class _NonFiniteSteps:
         return finite
 
 
-def _nonfinite(config: dict[str, Any], value: float, epoch: int, step: int, more: int = 0) -> None:
+def _nonfinite(config: dict[str, Any], epoch: int, step: int, detail: str, more: int = 0) -> None:
     """Stop the run (``on_nonfinite: stop``) or log the skipped step(s)."""
     message = (
-        f"non-finite training loss {value} at epoch {epoch + 1}, step {step + 1} "
-        f"(check the learning rate, --amp, or the input data)"
+        f"non-finite training loss at epoch {epoch + 1}, step {step + 1} ({detail}); "
+        f"check the learning rate, --amp, or the input data"
     )
     if config["on_nonfinite"] == "stop":
         raise FloatingPointError(message + "; set --on-nonfinite skip to skip such steps")
@@ -229,7 +229,11 @@ def train_one_epoch(
             loss_sum += torch.where(finite, loss.detach(), 0.0)
             hard = torch.where(finite, hard, metric.ignore_index)  # a skipped step is not scored
         elif not runtime.all_finite(loss):  # every process skips (or stops) together
-            _nonfinite(config, loss.item(), epoch, step)
+            bad_logits = int((~torch.isfinite(logits)).sum())
+            detail = f"loss {loss.item()}, {bad_logits} of {logits.numel()} logits non-finite"
+            if runtime.distributed:
+                detail = f"in one of {runtime.world_size} processes; process {runtime.rank}: {detail}"
+            _nonfinite(config, epoch, step, detail)
             skipped += 1
             optimizer.zero_grad(set_to_none=True)
             continue
@@ -246,7 +250,7 @@ def train_one_epoch(
     if deferred and int(nonfinite.count):  # the epoch's one read of the flags
         skipped = int(nonfinite.count)
         batches_done -= skipped
-        _nonfinite(config, float(nonfinite.value), epoch, int(nonfinite.first), more=skipped - 1)
+        _nonfinite(config, epoch, int(nonfinite.first), f"loss {float(nonfinite.value)}", more=skipped - 1)
     total, count = runtime.all_sum(float(loss_sum), batches_done)
     return {  # an epoch whose every step was skipped has no loss and no score
         "train_loss": total / count if count else math.nan,
@@ -381,7 +385,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     model = builders.build_model(config, groups).to(runtime.device)
     if config["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    criterion = builders.build_loss(config, groups, counts, validate_args=runtime.check_values)
+    # the loop checks the loss itself (torch.isfinite), so a NaN is a named step, not a ValueError
+    criterion = builders.build_loss(config, groups, counts, validate_args=False)
     criterion = criterion.to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
