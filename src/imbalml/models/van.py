@@ -384,34 +384,73 @@ def _model_args(
 
 @register_model
 def van_b0(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B0 ("van-tiny"): widths 32-64-160-256, depths 3-3-5-2; 3,848,800 backbone parameters."""
+    """VAN-B0 ("van-tiny"): widths 32-64-160-256, depths 3-3-5-2; 3,848,800 backbone parameters.
+
+    Example:
+        >>> import timm
+        >>> import imbalml.models  # registers the VAN models with timm
+        >>> model = timm.create_model("van_b0", num_classes=0, device="meta")
+        >>> sum(p.numel() for p in model.parameters())
+        3848800
+    """
     args = _model_args((32, 64, 160, 256), (3, 3, 5, 2))
     return _create_van("van_b0", pretrained=pretrained, **dict(args, **kwargs))
 
 
 @register_model
 def van_b1(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B1 ("van-small"): widths 64-128-320-512, depths 2-2-4-2."""
+    """VAN-B1 ("van-small"): widths 64-128-320-512, depths 2-2-4-2.
+
+    Example:
+        >>> import timm
+        >>> import imbalml.models  # registers the VAN models with timm
+        >>> model = timm.create_model("van_b1", num_classes=0, device="meta")
+        >>> sum(p.numel() for p in model.parameters())
+        13348800
+    """
     args = _model_args((64, 128, 320, 512), (2, 2, 4, 2))
     return _create_van("van_b1", pretrained=pretrained, **dict(args, **kwargs))
 
 
 @register_model
 def van_b2(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B2 ("van-base"): widths 64-128-320-512, depths 3-3-12-3."""
+    """VAN-B2 ("van-base"): widths 64-128-320-512, depths 3-3-12-3.
+
+    Example:
+        >>> import timm
+        >>> import imbalml.models  # registers the VAN models with timm
+        >>> model = timm.create_model("van_b2", num_classes=0, device="meta")
+        >>> sum(p.numel() for p in model.parameters())
+        26065472
+    """
     args = _model_args((64, 128, 320, 512), (3, 3, 12, 3))
     return _create_van("van_b2", pretrained=pretrained, **dict(args, **kwargs))
 
 
 @register_model
 def van_b3(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B3 ("van-large"): widths 64-128-320-512, depths 3-5-27-3."""
+    """VAN-B3 ("van-large"): widths 64-128-320-512, depths 3-5-27-3.
+
+    Example:
+        >>> import timm
+        >>> import imbalml.models  # registers the VAN models with timm
+        >>> model = timm.create_model("van_b3", num_classes=0, device="meta")
+        >>> sum(p.numel() for p in model.parameters())
+        44252608
+    """
     args = _model_args((64, 128, 320, 512), (3, 5, 27, 3))
     return _create_van("van_b3", pretrained=pretrained, **dict(args, **kwargs))
 
 
 @register_model
 def test_van(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """A tiny VAN for tests: widths 8-16-24-32, depths 1-2-1-1 (no published weights)."""
+    """A tiny VAN for tests: widths 8-16-24-32, depths 1-2-1-1 (no published weights).
+
+    Example:
+        >>> import timm, torch
+        >>> import imbalml.models  # registers the VAN models with timm
+        >>> timm.create_model("test_van", num_classes=0)(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 32])
+    """
     args = _model_args((8, 16, 24, 32), (1, 2, 1, 1))
     return _create_van("test_van", pretrained=pretrained, **dict(args, **kwargs))
