@@ -131,6 +131,22 @@ def test_timm_pretrained_fine_tuned_head(tmp_path):
     assert fresh.head.fc.out_features == 1000
 
 
+def test_timm_pretrained_from_hub_converts(monkeypatch):
+    """`pretrained=True` fetches the Hugging Face safetensors (offline here: a stand-in)."""
+    src = timm.create_model("van_b0")
+    calls = []
+
+    def fake_hub(model_id, *args, **kwargs):
+        calls.append(model_id)
+        return to_layout(src.state_dict(), "huggingface")
+
+    monkeypatch.setattr(timm.models._builder, "load_state_dict_from_hf", fake_hub)
+    model = timm.create_model("van_b0", pretrained=True, num_classes=0)
+    assert calls == ["Visual-Attention-Network/van-tiny"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, src.state_dict()[k]), k
+
+
 # --- classifier handling and strictness --------------------------------------------------------
 
 

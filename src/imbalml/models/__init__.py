@@ -8,4 +8,4 @@ does not import this package, so the core library does not pay for importing tim
 from imbalml.models.van import VAN
 from imbalml.models.van_weights import LoadResult, convert_van_state_dict, load_van_weights
 
-__all__ = ["VAN", "LoadResult", "convert_van_state_dict", "load_van_weights"]
+__all__ = ["LoadResult", "VAN", "convert_van_state_dict", "load_van_weights"]

@@ -1,7 +1,7 @@
 """Load VAN weights from any of the published key layouts into :class:`imbalml.models.VAN`.
 
-Three layouts of the same tensors are in circulation (the mapping between them is a fixed
-renaming of keys; see ``docs`` and the tables below):
+Three layouts of the same tensors are in circulation; the mapping between them is a fixed
+renaming of keys (``_LAYOUTS`` below spells it out):
 
 - ``"original"``: the authors' repository (``van_tiny_754.pth.tar``, a timm training checkpoint:
   ``{"state_dict": ..., "args": argparse.Namespace, ...}``), keys ``patch_embed1.proj.weight``,
