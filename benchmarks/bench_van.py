@@ -33,6 +33,7 @@ from collections.abc import Callable
 
 import timm
 import torch
+from _results import add_output_arguments, table, write_section
 from torch import nn
 
 import imbalml.models  # noqa: F401  (registers van_b0 with timm)
@@ -174,11 +175,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--clock", choices=["wall", "thread"], default="wall")
     parser.add_argument("--json", help="also write the results to this file")
+    add_output_arguments(parser)
     args = parser.parse_args()
     results = run(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    rows = []
+    for mode in args.modes:
+        r = results[mode]
+        for name, best in r["best"].items():
+            ratio = best / r["best"][r["baseline"]]
+            rows.append([mode, name, f"{best:.2f}", f"{r['median'][name]:.2f}", f"{ratio:.2f}"])
+    body = (
+        f"Images per second, batch {args.batch_size} at {args.img_size} px, {results['threads']} thread(s), "
+        f"{args.clock} clock, best and median of {args.rounds} interleaved rounds; ratio of the best to "
+        f"`{results[args.modes[0]]['baseline']}` (transformers' VanModel when importable).\n\n"
+        + table(["mode", "config", "best img/s", "median img/s", "ratio"], rows)
+    )
+    write_section(
+        f"bench_van {results['device'].split(':')[0]}", body, args, device=results["device"]
+    )
 
 
 if __name__ == "__main__":

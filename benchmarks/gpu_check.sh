@@ -72,7 +72,8 @@ if [ "$(left)" -gt 70 ] && [ "${GPU_CHECK_ALL:-0}" = "1" ]; then
     timeout $(( $(left) - 10 )) bash -c "
         $PY benchmarks/bench_metrics.py --device cuda --repeats 5 --note '$NOTE' &&
         $PY benchmarks/bench_losses.py --device cuda --repeat 2 --min-run-time 0.1 --note '$NOTE' &&
-        $PY benchmarks/bench_pipeline.py --device cuda --num-train 2048 --workers 16 --note '$NOTE'"
+        $PY benchmarks/bench_pipeline.py --device cuda --num-train 2048 --workers 16 --note '$NOTE' &&
+        $PY benchmarks/bench_van.py --device cuda --batch-size 64 --rounds 10 --note '$NOTE'"
 fi
 
 cp benchmarks/RESULTS.md "$OUT/RESULTS.md"

@@ -473,7 +473,7 @@ def test_argmax_without_validation_skips_only_the_nan_check() -> None:
     ):
         groups.argmax(scores)
     fast = groups.argmax(scores, validate=False)
-    assert fast.shape == (2, 2) and fast[0].tolist() == [1, 2] and fast[1, 1] == 1
+    assert fast.tolist() == [[1, 2], [1, 1]]  # the NaN's index in its group
     with pytest.raises(ValueError, match=r"Expected `scores` of shape \(N, C\)"):
         groups.argmax(scores[:, :4], validate=False)
 
@@ -486,3 +486,15 @@ def test_device_constants_are_built_once_per_device() -> None:
     groups.to_one_hot(torch.tensor([[1, 2]]))
     assert groups._index_cache[("offsets", torch.device("cpu"))] is offsets
     assert pickle.loads(pickle.dumps(groups))._index_cache == {}
+
+
+def test_argmax_finds_a_nan_in_any_position() -> None:
+    groups = AttributeGroups([3, 2, 4])
+    base = torch.randn(4, 9, generator=torch.Generator().manual_seed(0))
+    for row in range(4):
+        for col in range(9):
+            scores = base.clone()
+            scores[row, col] = float("nan")
+            with pytest.raises(ValueError, match=f"but got nan at row {row}, column {col}"):
+                groups.argmax(scores)
+    assert groups.argmax(base).shape == (4, 3)

@@ -5,7 +5,8 @@
 * ``tensor``: every image is decoded once into a uint8 tensor (resized to the preprocessing size)
   that lives on the training device; augmentation (``augment.py``, same distributions) and
   :class:`~imbalml.BatchMixup` run there on whole batches. No worker processes, no per-step
-  host-device copies: the fast path on a GPU, and also faster on a CPU after the first decode.
+  host-device copies and no host synchronisation: the fast path on a GPU. On a CPU the PIL
+  workers are faster (``benchmarks/bench_pipeline.py``), so ``auto`` picks ``pil`` there.
 
 ``build_data`` returns a :class:`Data` whose ``train_batches(epoch, seed)`` yields
 ``(images, soft_targets)`` batches (minority mixup applied) and whose validation/test loaders yield

@@ -17,7 +17,6 @@ from imbalml._validation import (
     check_choice,
     check_groups,
     check_hard_target,
-    check_not_nan,
     check_scores,
 )
 from imbalml.groups import AttributeGroups
@@ -47,13 +46,13 @@ def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torc
                 f"but got float {tuple(preds.shape)}."
             )
         check_scores(preds, groups, "preds", finite=False)
-        check_not_nan(preds, "preds")
+        indices = groups._argmax(preds, nan_check="preds")
         if preds.shape[0] != num_samples:
             raise ValueError(
                 f"Expected `preds` and `target` to have the same number of samples, "
                 f"but got {preds.shape[0]} and {num_samples}."
             )
-        return groups.argmax(preds)
+        return indices
     if preds.ndim == 2 and preds.shape[1] == groups.num_attributes and preds.dtype != torch.bool:
         raise TypeError(
             f"Expected `preds` of shape (N, C) = ({num_samples}, {groups.num_attributes}) to hold "
