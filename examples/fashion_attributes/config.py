@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "minority_threshold": None,  # None: the mean count per attribute, as the report
     "oversample": False,  # repeat-factor oversampling of minority images
     # optimisation
-    "epochs": 10,
+    "epochs": 40,
     "batch_size": 32,
     "lr": 5e-3,
     "weight_decay": 3e-4,
@@ -67,7 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "compile": False,
     # "pil" (the report's DataLoader + PIL), "tensor" (decoded once, augmented on the device; same
-    # distributions, several times faster on a CPU too) or "auto" (tensor on CUDA, PIL elsewhere)
+    # distributions; for this small CPU run it avoids worker processes competing with training for
+    # two cores) or "auto" (tensor on CUDA, PIL elsewhere)
     "pipeline": "tensor",
     "on_nonfinite": "stop",  # "stop" or "skip" a step whose loss is NaN/inf
     "tensorboard": False,
