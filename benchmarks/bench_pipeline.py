@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument(
         "--num-train", type=int, default=512, help="training images of the synthetic set"
     )
+    parser.add_argument("--num-val", type=int, default=64, help="its validation images (not timed)")
     parser.add_argument(
         "--source-size", type=int, default=300, help="long side of its JPEGs (the course's: ~300)"
     )
@@ -69,7 +70,7 @@ def main() -> None:
     root = synthetic_root(
         args.data_dir,
         num_train=args.num_train,
-        num_val=args.batch_size,
+        num_val=args.num_val,
         image_size=args.source_size,
     )
     devices = ["cpu"] if args.device in ("cpu", "all") else []

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-shot GPU check of imbalml on a machine with one CUDA GPU: the CUDA tests, then the report's
 # recipe at full scale (5000 + 1000 synthetic images at 224 px, VAN-B0, batch 64) timed by
-# benchmarks/bench_train.py, eager and then with torch.compile, extrapolated to 100 epochs.
+# benchmarks/bench_train.py, eager and then with torch.compile, extrapolated to 100 epochs, and the
+# two data pipelines (bench_pipeline.py); GPU_CHECK_ALL=1 adds the micro-benchmarks if time is left.
 # Everything ends within GPU_CHECK_BUDGET seconds (default 470, under 8 minutes).
 #
 # It installs nothing: it needs a python3 with torch (CUDA), torchvision, timm, torchmetrics,
@@ -59,12 +60,17 @@ timeout $(( $(left) > 170 ? 150 : $(left) - 20 )) $PY benchmarks/bench_train.py 
     --note "$NOTE"
 
 remaining=$(left)
-if [ "$remaining" -gt 120 ]; then
+if [ "$remaining" -gt 150 ]; then
     # Compilation (training and evaluation graphs, and the last partial batches) comes first;
     # then as many epochs as the time allows (100 at most), extrapolated to 100 when fewer.
     step "bench_train, torch.compile (epochs until the budget)"
-    timeout $((remaining - 10)) $PY benchmarks/bench_train.py --device cuda --compile --epochs 100 \
-        --time-budget $((remaining - 150 > 20 ? remaining - 150 : 20)) --note "$NOTE"
+    timeout $((remaining - 70)) $PY benchmarks/bench_train.py --device cuda --compile --epochs 100 \
+        --time-budget $((remaining - 230 > 20 ? remaining - 230 : 20)) --note "$NOTE"
+fi
+
+if [ "$(left)" -gt 45 ]; then
+    step "bench_pipeline on CUDA (PIL DataLoader vs tensor cache)"
+    timeout $(( $(left) - 5 )) $PY benchmarks/bench_pipeline.py --device cuda --num-train 5000 --num-val 1000 --note "$NOTE"
 fi
 
 if [ "$(left)" -gt 70 ] && [ "${GPU_CHECK_ALL:-0}" = "1" ]; then
@@ -72,7 +78,7 @@ if [ "$(left)" -gt 70 ] && [ "${GPU_CHECK_ALL:-0}" = "1" ]; then
     timeout $(( $(left) - 10 )) bash -c "
         $PY benchmarks/bench_metrics.py --device cuda --repeats 5 --note '$NOTE' &&
         $PY benchmarks/bench_losses.py --device cuda --repeat 2 --min-run-time 0.1 --note '$NOTE' &&
-        $PY benchmarks/bench_pipeline.py --device cuda --num-train 2048 --workers 16 --note '$NOTE' &&
+        $PY benchmarks/bench_mixup.py --repeats 10 --note '$NOTE' &&
         $PY benchmarks/bench_van.py --device cuda --batch-size 64 --rounds 10 --note '$NOTE'"
 fi
 
