@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import statistics
 import sys
-import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,42 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--figure", type=Path,
                         default=HERE.parents[1] / "docs" / "_static" / "example" / "recall_report_vs_best.png")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="runs in parallel (processes); the feature cache is built first, by one run")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads per run (a head on cached features trains fastest on one)")
     return parser
+
+
+#: Options that change how a run executes, not what it computes: a finished run that differs from
+#: the requested one only in these is reused.
+EXECUTION_KEYS = ("out_dir", "cache_dir", "threads", "workers", "progress", "predict_test", "device")
+
+
+def _finished(out_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of a finished run in ``out_dir`` with the same configuration, else ``None``."""
+    import yaml
+
+    if not (out_dir / "summary.json").is_file() or not (out_dir / "config.yaml").is_file():
+        return None
+    done = yaml.safe_load((out_dir / "config.yaml").read_text())
+    same = all(done.get(k) == v for k, v in config.items() if k not in EXECUTION_KEYS)
+    return json.loads((out_dir / "summary.json").read_text()) if same else None
 
 
 def run_one(config_file: Path, overrides: dict[str, Any], out_dir: Path, data_root: Path,
             device: str) -> dict[str, Any]:
-    """One training run in this process; returns its summary, seconds and per-attribute recall."""
+    """One training run (or the finished one already in ``out_dir``): summary, seconds, recall."""
     argv = ["--config", str(config_file), "--data-root", str(data_root), "--out-dir", str(out_dir),
             "--device", device, "--predict-test", "false"]
     args = train.get_args_parser().parse_args(argv)
     for key, value in overrides.items():  # typed values straight into the namespace
         setattr(args, key, value)
-    start = time.perf_counter()
-    summary = train.main(args)
-    summary["seconds"] = time.perf_counter() - start
+    summary = _finished(out_dir, config_mod.resolve_config(args))
+    if summary is None:
+        summary = train.main(args)
+    else:
+        log.info("reusing the finished run in %s", out_dir)
     report = json.loads((out_dir / "val_report.json").read_text())
     summary["recall"] = report["per_attribute_recall"]
     return summary
@@ -114,13 +137,19 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     rows = [(n, d, o, args.base) for n, d, o in methods() if args.only is None or n in args.only]
     if args.only is None or "best" in args.only:
         rows.append(("best", f"`{args.best.name}`", {}, args.best))
+    jobs = [(name, base, {**overrides, "seed": seed, "cache_dir": cache, "threads": args.threads},
+             args.out_dir / f"{name}-seed{seed}") for name, _, overrides, base in rows for seed in args.seeds]
+    done: dict[Path, dict[str, Any]] = {}
+    first = jobs[0]  # builds the feature cache alone, with every thread; the others then read it
+    done[first[3]] = run_one(first[1], {**first[2], "threads": 0}, first[3], args.data_root, args.device)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(run_one, base, overrides, out, args.data_root, args.device): out
+                   for _, base, overrides, out in jobs[1:]}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
     results: dict[str, Any] = {}
-    for name, description, overrides, base in rows:
-        runs = []
-        for seed in args.seeds:
-            out = args.out_dir / f"{name}-seed{seed}"
-            runs.append(run_one(base, {**overrides, "seed": seed, "cache_dir": cache}, out,
-                                args.data_root, args.device))
+    for name, description, _, _ in rows:
+        runs = [done[out] for n, _, _, out in jobs if n == name]
         results[name] = {"description": description, "runs": runs}
         log.info("ablation %s: %s", name, _stats([r["final_score"] for r in runs]))
     if args.finetune:

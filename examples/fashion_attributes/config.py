@@ -81,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     # execution
     "device": "auto",  # "auto", "cpu", "cuda", "cuda:1", ...
+    "threads": 0,  # CPU threads of this process (torch.set_num_threads); 0: torch's default
     "amp": "off",  # "off", "bf16" or "fp16"
     "channels_last": False,
     "compile": False,
@@ -243,7 +244,7 @@ def _check(config: dict[str, Any], source: str) -> None:
     if config["protocol"] == "frozen" and config["tta_flip"]:
         raise ValueError(f"{source}: `tta_flip` needs images; with `protocol: frozen` the head sees cached "
                          "centre-view features. Set tta_flip: false.")
-    for key in ("feature_views", "freeze_stages"):
+    for key in ("feature_views", "freeze_stages", "threads"):
         if config[key] < 0:
             raise ValueError(f"{source}: expected `{key}` >= 0, but got {config[key]!r}.")
     if len(config["synthetic_sizes"]) != 3:

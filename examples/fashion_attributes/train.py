@@ -354,6 +354,8 @@ def write_history(history: list[dict[str, Any]], path: Path, groups: AttributeGr
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Train, keep the best-score and best-loss checkpoints, write figures, reports, predictions."""
     config = resolve_config(args)
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
     runtime = Runtime(config)
     logging.basicConfig(
         level=logging.INFO if runtime.is_main else logging.WARNING,
@@ -361,10 +363,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         datefmt="%H:%M:%S",
         force=True,
     )
+    start = time.perf_counter()
     try:
-        return _run(config, runtime)
+        summary = _run(config, runtime)
     finally:
         runtime.close()
+    summary["seconds"] = time.perf_counter() - start
+    if runtime.is_main:
+        (Path(config["out_dir"]) / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
