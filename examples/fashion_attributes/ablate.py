@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import statistics
 import sys
@@ -110,6 +111,7 @@ def _finished(out_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
 def run_one(config_file: Path, overrides: dict[str, Any], out_dir: Path, data_root: Path,
             device: str) -> dict[str, Any]:
     """One training run (or the finished one already in ``out_dir``): summary, seconds, recall."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")  # workers
     argv = ["--config", str(config_file), "--data-root", str(data_root), "--out-dir", str(out_dir),
             "--device", device, "--predict-test", "false"]
     args = train.get_args_parser().parse_args(argv)
@@ -208,10 +210,13 @@ def _figure(report_runs: list[dict[str, Any]], best_runs: list[dict[str, Any]], 
     import matplotlib.pyplot as plt
     from fashion import FASHION_GROUPS
 
-    def mean_recall(runs: list[dict[str, Any]]) -> list[float]:
-        return [statistics.fmean(r["recall"][i] for r in runs) for i in range(len(runs[0]["recall"]))]
-
     names = list(FASHION_GROUPS.attribute_names)
+
+    def mean_recall(runs: list[dict[str, Any]]) -> list[float]:
+        """Per attribute, the mean recall over the runs (NaN where the split has none of it)."""
+        values = [[r["recall"][n] for r in runs if r["recall"].get(n) is not None] for n in names]
+        return [statistics.fmean(v) if v else math.nan for v in values]
+
     x = range(len(names))
     fig, ax = plt.subplots(figsize=(12, 4))
     ax.bar([i - 0.2 for i in x], mean_recall(report_runs), width=0.4, label="report's recipe (frozen)")
