@@ -291,3 +291,10 @@ def test_frozen_refuses_tta_flip() -> None:
     args = train.get_args_parser().parse_args(["--protocol", "frozen", "--tta-flip", "true"])
     with pytest.raises(ValueError, match="`tta_flip` needs images; with `protocol: frozen`"):
         config_mod.resolve_config(args)
+
+
+def test_frozen_protocol_with_channels_last(real_root: Path, tmp_path: Path) -> None:
+    # channels-last applies to images (feature extraction, test predictions), not to 2-D features
+    summary = run(real_root, tmp_path, "--protocol", "frozen", "--feature-views", "1", "--epochs", "1",
+                  "--channels-last", "true")
+    assert summary["epochs"] == 1 and (tmp_path / "prediction.txt").is_file()

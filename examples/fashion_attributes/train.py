@@ -223,7 +223,7 @@ def train_one_epoch(
     for step, (images, targets) in enumerate(batches):
         images = images.to(runtime.device, non_blocking=True)
         targets = targets.to(runtime.device, non_blocking=True)
-        if config["channels_last"]:
+        if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
@@ -294,7 +294,7 @@ def evaluate(
     for images, target in loader:
         images = images.to(runtime.device, non_blocking=True)
         target = target.to(runtime.device, non_blocking=True)
-        if config["channels_last"]:
+        if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
