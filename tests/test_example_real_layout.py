@@ -94,8 +94,8 @@ def test_predict_val_writes_one_line_per_image_in_order(selection_run: tuple[Pat
                                                         tmp_path: Path) -> None:
     out, _ = selection_run
     result = predict_main(str(out / "best_score.pt"), "--data-root", str(real_root), "--split", "val",
-                          "--out", str(tmp_path / "val.txt"))
-    lines = (tmp_path / "val.txt").read_text().splitlines()
+                          "--out", str(tmp_path / "new" / "folder" / "val.txt"))  # folders made
+    lines = (tmp_path / "new" / "folder" / "val.txt").read_text().splitlines()
     assert result["num_images"] == 24 and len(lines) == 24
     assert "mean_class_accuracy" not in result  # no labels, no score
     full = torch.tensor([[int(v) for v in line.split()] for line in lines])

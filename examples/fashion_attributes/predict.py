@@ -87,6 +87,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
     preds = torch.cat([groups.argmax(model(x.to(device)).float()).cpu() for x, _ in loader])
     out = args.out or Path(args.checkpoint).with_name("prediction.txt")
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(out, preds)
     log.info("wrote %d predictions to %s", len(preds), out)
     result: dict[str, Any] = {"predictions": str(out), "num_images": len(preds)}

@@ -534,6 +534,7 @@ def write_predictions(
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
+        FileNotFoundError: If the folder of ``path`` does not exist.
         TypeError: If ``preds`` is not an integer tensor or array.
         ValueError: If ``preds`` is not 2-D with at least one row and column, holds negative
             values, or (with ``groups``) does not fit the layout.
@@ -569,6 +570,10 @@ def write_predictions(
         check_groups(groups)
         check_hard_target(preds, groups, "preds")
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Expected the folder of the prediction file {path} to exist, but {path.parent} does not."
+        )
     text = "".join(" ".join(map(str, row)) + "\n" for row in preds.tolist())
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
