@@ -509,10 +509,5 @@ def test_write_predictions_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_write_predictions_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=msg("folder of the prediction file", "but", "no", "does not exist")):
         write_predictions(tmp_path / "no" / "prediction.txt", torch.tensor([[1, 1]]))
-
-
-def test_write_predictions_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=msg("folder of the prediction file", "but", "missing", "does not")):
-        write_predictions(tmp_path / "missing" / "p.txt", torch.zeros(2, 6, dtype=torch.long))
