@@ -509,5 +509,5 @@ def test_write_predictions_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_write_predictions_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=msg("folder of the prediction file", "but", "no", "does not exist")):
+    with pytest.raises(FileNotFoundError, match=msg("folder of the prediction file", "prediction.txt to exist, but", "no does not.")):
         write_predictions(tmp_path / "no" / "prediction.txt", torch.tensor([[1, 1]]))
