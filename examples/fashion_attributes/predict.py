@@ -68,6 +68,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     model = builders.build_model(config, groups)
     load_model_state(model, state["model"], f"Checkpoint {args.checkpoint}")
     model.to(device).eval()
+    if config.get("channels_last"):  # as the run trained: NHWC convolutions (faster on CPUs)
+        model.to(memory_format=torch.channels_last)
     transform = builders.build_transforms(config, train=False)
     train = AttributeImageDataset(root, "train", groups=groups, check_files=False)
     train_targets = train.targets
