@@ -94,7 +94,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 #: Options that change how a run executes, not what it computes: a finished run that differs from
 #: the requested one only in these is reused.
-EXECUTION_KEYS = ("out_dir", "cache_dir", "threads", "workers", "progress", "predict_test", "device")
+EXECUTION_KEYS = ("out_dir", "cache_dir", "threads", "workers", "progress", "predict_test", "device",
+                  "channels_last")
 
 
 def _finished(out_dir: Path, config: dict[str, Any]) -> dict[str, Any] | None:
@@ -129,8 +130,9 @@ def run_one(config_file: Path, overrides: dict[str, Any], out_dir: Path, data_ro
 
 def _stats(values: list[float]) -> str:
     mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.4f} ± {std:.4f}"
+    if len(values) == 1:
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {statistics.stdev(values):.4f}"
 
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -196,11 +198,18 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> None:
         mark = " **(best)**" if name == best else ""
         lines.append(f"| `{name}`{mark} | {entry['description']} | {_stats([r['final_score'] for r in runs])} "
                      f"| {len(runs)} | {seconds:.0f} |")
-    lines += ["", f"Figure: `{args.figure.name}`, per-attribute recall of `report` against `{best}` "
+    first = next(iter(results.values()))["runs"][0]
+    lines += ["", f"Seconds are wall-clock per run, {args.jobs} frozen runs in parallel on one thread each; "
+              f"the first run (`{next(iter(results))}`, seed {args.seeds[0]}) also computed the feature cache "
+              f"({first['seconds']:.0f} s with it). Fine-tune rows: one run each on the same budget "
+              "(`configs/cpu_finetune.yaml`: 5 epochs of 160 px crops), the first with the report's "
+              "grouped ASL (summed) and minority mixup instead of its loss, mixup and post-hoc adjustment.",
+              "", f"Figure: `{args.figure.name}`, per-attribute recall of `report` against `{best}` "
               "(mean over seeds)."]
     args.results.write_text("\n".join(lines) + "\n")
     if "report" in results:
-        _figure(results["report"]["runs"], results[best]["runs"], best, args.figure)
+        _figure(results["report"]["runs"], results[best]["runs"],
+                f"{best} ({results[best]['description'].strip('`')})", args.figure)
 
 
 def _figure(report_runs: list[dict[str, Any]], best_runs: list[dict[str, Any]], best: str, path: Path) -> None:
