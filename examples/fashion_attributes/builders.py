@@ -141,7 +141,7 @@ def build_loss(
         weight = class_weights(counts, groups, strategy=config["class_weight_strategy"])
         return WeightedCrossEntropyLoss(groups, weight=weight, reduction=reduction, **check)
     if name == "dice":
-        return DiceLoss(groups=groups, **check)
+        return DiceLoss(groups=groups, reduction=reduction, **check)  # "mean" (config refuses "sum")
     if name == "logit_adjusted":
         return LogitAdjustedCrossEntropyLoss(
             groups, class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction,
@@ -153,5 +153,6 @@ def build_loss(
 def build_optimizer(config: dict[str, Any], model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
     """Adam with L2 weight decay, as the report (fused kernels on CUDA)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    extra = {"fused": True} if device.type == "cuda" else {}
+    # fused on CUDA, and wherever the deferred non-finite check is asked for (it needs fused kernels)
+    extra = {"fused": True} if device.type == "cuda" or config.get("nonfinite_check") == "deferred" else {}
     return torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"], **extra)
