@@ -94,7 +94,7 @@ def _log_lines(iterable: Iterable[T], total: int | None, desc: str, interval: fl
         done += 1
         now = time.monotonic()
         if now - last >= interval:
-            log.info("%s: %d%s (%.1f it/s)", desc, done, of, done / max(now - start, 1e-9))
+            log.info("%s: %d%s (%.3g it/s)", desc, done, of, done / max(now - start, 1e-9))
             last, logged = now, True
     if logged:
         log.info("%s: done, %d%s in %.1f s", desc, done, of, time.monotonic() - start)
