@@ -57,6 +57,7 @@ train = import_example("train")
 predict = import_example("predict")
 checkpoint = import_example("checkpoint")
 config_mod = import_example("config")
+progress = import_example("progress")
 
 GROUPS = AttributeGroups(
     [7, 3, 3, 4, 6, 3], names=["pattern", "sleeve", "length", "neckline", "fabric", "fit"]
@@ -287,6 +288,16 @@ CASES = [
          ValueError, r"run\.yaml: expected `weight_decay` of type float \(like \S+\), but got 'high' \(str\)"),
     Case("config-not-a-mapping", lambda c: config_mod.load_yaml(write(c.tmp / "run.yaml", "[1, 2]\n")),
          ValueError, r"run\.yaml: expected a mapping of option: value, but got list"),
+    Case("dice-summed", lambda c: c.train("--loss", "dice"),
+         ValueError, r"defaults: expected `loss_reduction` 'mean' with `loss` 'dice' \(a Dice loss is a ratio over the whole batch, not a sum over images\), but got 'sum'; add --loss-reduction mean"),
+    Case("deferred-check-with-fp16", lambda c: c.train("--nonfinite-check", "deferred", "--amp", "fp16"),
+         ValueError, r"Expected --nonfinite-check deferred with a fused optimizer and no fp16 scaler, but got --amp fp16 \(its GradScaler checks the gradients itself\); use --nonfinite-check step or auto"),
+    Case("progress-mode", lambda c: list(progress.progress(range(3), mode="always")),
+         ValueError, r"Expected `mode` \(--progress\) in \('auto', 'on', 'off'\), but got 'always'"),
+    Case("history-rows-disagree", lambda c: train.write_history([{"epoch": 1, "lr": 0.1}, {"epoch": 2, "lr": 0.1, "val_score": 0.5}], c.tmp / "h.csv", GROUPS),
+         ValueError, r"Expected every history row to have the columns \['epoch', 'lr'\], but row 2 has \['epoch', 'val_score', 'lr'\]"),
+    Case("history-group-list-length", lambda c: train.write_history([{"epoch": 1, "val_group_accuracy": [0.5] * 5}], c.tmp / "h.csv", GROUPS),
+         ValueError, r"Expected `val_group_accuracy` with one value per group \(6\), but got 5"),
     # ---- dataset files --------------------------------------------------------------------
     Case("label-line-not-integer", lambda c: read_labels(write(c.tmp / "a.txt", "0 1 2 3 4 0\n0 x 0 0 0 0\n"), GROUPS),
          ValueError, r"Expected column 2 \(group 'sleeve'\) to be an integer on line 2 of .*a\.txt, but got 'x'"),
@@ -335,6 +346,8 @@ CASES = [
          ValueError, r"--resume .*last\.pt: the checkpoint was trained with head_hidden=\[16\], but this run has head_hidden=\[8\]"),
     Case("resume-wrong-groups", lambda c: c.train("--resume", str(c.tampered("w.pt", lambda s: s.update(groups=AttributeGroups([7, 3, 3, 4, 6, 3]).to_dict())))),
          ValueError, r"--resume .*w\.pt: the checkpoint was trained for AttributeGroups\(group0=7, .*\), but the data in .* has AttributeGroups\(pattern=7, sleeve=3, "),
+    Case("resume-fewer-epochs", lambda c: c.train("--resume", str(c.tampered("e.pt", lambda s: s.update(epoch=3))), "--epochs", "2"),
+         ValueError, r"--resume .*e\.pt: expected --epochs >= the 3 epochs the checkpoint has trained, but got 2"),
     Case("resume-weights-do-not-fit", lambda c: c.train("--resume", str(c.tampered("m.pt", lambda s: s["model"].update({"head.fc.weight": torch.zeros(20, 16)})))),
          ValueError, r"--resume .*m\.pt: expected weights that fit the model this configuration builds, but found head\.fc\.weight has shape \(20, 16\) where the model has \(26, 16\)\."),
     Case("predict-wrong-groups", lambda c: c.predict(c.tampered("p.pt", lambda s: s.update(groups=AttributeGroups([7, 3, 3, 4, 5, 4]).to_dict()))),

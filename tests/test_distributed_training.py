@@ -24,19 +24,28 @@ refuses any write there), the oversampler's shards are disjoint (see also
 single-process run (a summed loss is not halved by averaging over two processes), and a loss
 that is NaN in one process only makes both skip that step together (otherwise one would wait
 for the other's gradients forever).
+
+The last tests start the two processes themselves (no ``torchrun``, which would kill one when the
+other fails) with a deadline, and take the deferred non-finite check that GPU runs use: a NaN in
+one process must make both skip (identical, finite weights) or both stop (one message, no hang).
+They also check that the processes draw different random numbers for the same images, and that
+two identical runs end with identical weights.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from _helpers.fashion_example import import_example
 from _helpers.tiny_runs import PYTHON, REPO, TINY, NaNAtSteps, make_tiny_dataset, subprocess_env
 from torch.utils.data import DataLoader
@@ -218,3 +227,141 @@ def test_oversampler_shards_are_disjoint_across_ranks(
     assert len(shard0) == len(shard1) == -(-len(epoch) // 2)
     assert padded[0::2] == shard0 and padded[1::2] == shard1  # slot k goes to rank k % 2 only
     assert Counter(shard0) + Counter(shard1) == Counter(padded)
+
+
+# ------------------------------------------------------- processes started one by one (no torchrun)
+#: The deferred (GPU-style) non-finite check, selected on the CPU, with every random draw on:
+#: augmentation, mixup of all images, dropout. Both processes are dealt the same images in the same
+#: order (``SAME_ORDER``), so their batches differ only by what they draw.
+DEFERRED = [*TINY, "--epochs", "1", "--nonfinite-check", "deferred", "--mixup", "all",
+            "--augment", "true", "--head-dropout", "0.3"]  # fmt: skip
+DEADLINE = 240  # seconds for a whole two-process run; a hang fails the test instead of CI
+
+
+def launch(out: Path, root: Path, *options: str, nproc: int = 2) -> list[tuple[int, str]]:
+    """Start ``nproc`` processes of ``ddp_train.py`` by hand (``RANK``, ``MASTER_PORT``, ...).
+
+    Returns each process's exit status and output, in rank order. Unlike ``torchrun``, nothing
+    kills the other processes when one fails, so a process left waiting in a collective shows
+    up as a hang: every process must end within ``DEADLINE`` seconds, or all are killed and the
+    test fails.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    probes = out.parent / "probes"
+    probes.mkdir(exist_ok=True)
+    port = free_port()
+    procs, logs = [], []
+    for rank in range(nproc):
+        env = subprocess_env()
+        env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo",
+                   NAN_LOSS_AT=f"1:{NAN_STEP}", SAME_ORDER="1", PROBE_DIR=str(probes),
+                   SAMPLER_PROBE_DIR=str(probes))  # fmt: skip
+        log = (out.parent / f"rank{rank}.log").open("w")
+        logs.append(log)
+        command = [PYTHON, str(REPO / "tests" / "_helpers" / "ddp_train.py"),
+                   "--data-root", str(root), "--out-dir", str(out), *options]  # fmt: skip
+        procs.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      cwd=out.parent))  # fmt: skip
+    start = time.monotonic()
+    try:
+        for p in procs:
+            p.wait(timeout=max(1.0, DEADLINE - (time.monotonic() - start)))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a process was still running after {DEADLINE} s (waiting for the other?)")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for log in logs:
+            log.close()
+    return [(p.returncode, (out.parent / f"rank{r}.log").read_text()) for r, p in enumerate(procs)]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("ddp-data") / "data")
+
+
+@pytest.fixture(scope="module")
+def deferred_runs(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two identical two-process runs with ``on_nonfinite: skip``; their base folders."""
+    bases = []
+    for name in ("first", "second"):
+        base = tmp_path_factory.mktemp(f"deferred-{name}")
+        results = launch(base / "out", dataset, *DEFERRED, "--on-nonfinite", "skip")
+        for rank, (code, log) in enumerate(results):
+            assert code == 0, f"rank {rank}:\n{log[-6000:]}"
+        bases.append(base)
+    return bases
+
+
+def _weights(base: Path, rank: int) -> dict[str, torch.Tensor]:
+    return torch.load(base / "probes" / f"rank{rank}-weights.pt", weights_only=True)
+
+
+@pytest.mark.slow
+def test_deferred_nan_in_one_process_is_skipped_by_both(deferred_runs: list[Path]) -> None:
+    """The deferred check under DDP: the NaN of process 1 makes both skip; weights stay equal."""
+    base = deferred_runs[0]
+    history = checkpoint.load_checkpoint(base / "out" / "last.pt")["history"][0]
+    assert history["skipped_steps"] == 1 and math.isfinite(history["train_loss"])
+    w0, w1 = _weights(base, 0), _weights(base, 1)
+    assert w0.keys() == w1.keys() and len(w0) > 10
+    for key, value in w0.items():
+        if value.is_floating_point():
+            assert torch.isfinite(value).all(), key
+        assert torch.equal(value, w1[key]), key  # DDP only keeps them equal if both skip alike
+    message = (
+        f"WARNING skipping step: non-finite training loss at epoch 1, step {NAN_STEP} "
+        "(loss nan in 1 of 2 processes)"
+    )
+    for rank in range(2):  # both processes saw the same decision, in the same words
+        assert message in (base / f"rank{rank}.log").read_text(), rank
+
+
+@pytest.mark.slow
+def test_processes_draw_different_random_numbers(deferred_runs: list[Path]) -> None:
+    """Same images in the same order in both processes: their first batches differ only by the
+    draws (flips, rotations, jitter, mixup partners and lambdas), which must not be shared."""
+    probes = deferred_runs[0] / "probes"
+    dealt = [json.loads((probes / f"rank{r}-epoch0.json").read_text()) for r in range(2)]
+    assert dealt[0]["indices"] == dealt[1]["indices"]  # the same images ...
+    first = [torch.load(probes / f"rank{r}-epoch0-batch0.pt", weights_only=True) for r in range(2)]
+    assert first[0]["seed"] != first[1]["seed"]
+    assert first[0]["seed"] == train.seed_epoch(0, 0)  # rank 0 keeps the single-process seed
+    assert first[0]["images"].shape == first[1]["images"].shape == (8, 3, 32, 32)
+    same_image = [torch.equal(a, b) for a, b in zip(first[0]["images"], first[1]["images"])]
+    assert not any(same_image)  # ... augmented differently, image by image
+    assert not torch.equal(first[0]["targets"], first[1]["targets"])  # and mixed differently
+
+
+@pytest.mark.slow
+def test_two_identical_runs_give_identical_weights(deferred_runs: list[Path]) -> None:
+    first, second = deferred_runs
+    for rank in range(2):
+        a, b = _weights(first, rank), _weights(second, rank)
+        for key, value in a.items():
+            assert torch.equal(value, b[key]), (rank, key)
+    ha = checkpoint.load_checkpoint(first / "out" / "last.pt")["history"][0]
+    hb = checkpoint.load_checkpoint(second / "out" / "last.pt")["history"][0]
+    assert ha["train_loss"] == hb["train_loss"] and ha["val_score"] == hb["val_score"]
+
+
+@pytest.mark.slow
+def test_deferred_stop_stops_every_process_alike(dataset: Path, tmp_path: Path) -> None:
+    """``on_nonfinite: stop`` with the deferred check: both processes raise, with one message, and
+    neither waits for the other (bounded by ``DEADLINE``)."""
+    results = launch(tmp_path / "out", dataset, *DEFERRED, "--on-nonfinite", "stop")
+    errors = []
+    for rank, (code, log) in enumerate(results):
+        assert code != 0, f"rank {rank} did not stop:\n{log[-3000:]}"
+        found = re.findall(r"^(?:\[rank\d\]: )?FloatingPointError: (.*)$", log, flags=re.MULTILINE)
+        assert len(found) == 1, f"rank {rank}:\n{log[-3000:]}"
+        errors.append(found[0])
+    assert errors[0] == errors[1]
+    assert errors[0].startswith(
+        f"non-finite training loss at epoch 1, step {NAN_STEP} (loss nan in 1 of 2 processes); "
+    )
+    assert not (tmp_path / "out" / "last.pt").exists()  # stopped within the first epoch

@@ -90,7 +90,7 @@ def test_rotate_by_matches_torchvision(degrees: float) -> None:
     assert torch.equal(augment.rotate_by(x, torch.tensor([degrees])), expected)
 
 
-def test_preprocess_is_flip_rotate_jitter_crop_normalise() -> None:
+def test_preprocess_is_flip_rotate_crop_jitter_normalise() -> None:
     x = torch.randint(
         0, 256, (6, 3, 20, 20), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)
     )
@@ -98,11 +98,10 @@ def test_preprocess_is_flip_rotate_jitter_crop_normalise() -> None:
     got = augment.preprocess(
         x, crop=16, mean=mean, std=std, gen=torch.Generator().manual_seed(4), augment=True
     )
-    g = torch.Generator().manual_seed(4)  # flip, then rotate (one grid_sample), then jitter
-    y = augment.color_jitter(augment.rotate(augment.hflip(x.float() / 255, g), g), g)
-    y = (augment.center_crop(y, 16) - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(
-        1, 3, 1, 1
-    )
+    g = torch.Generator().manual_seed(4)  # flip, rotate (one grid_sample), crop, then jitter
+    y = augment.center_crop(augment.rotate(augment.hflip(x.float() / 255, g), g), 16)
+    y = augment.color_jitter(y, g)
+    y = (y - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     torch.testing.assert_close(got, y, atol=1e-5, rtol=0)
     flips = torch.rand(6, generator=torch.Generator().manual_seed(4)) < 0.5
     assert 0 < int(flips.sum()) < 6  # flipped and unflipped images are both checked
@@ -210,6 +209,41 @@ def test_color_jitter_matches_pil(case: str, pil_steps: tuple) -> None:
         assert float(values.min()) < low + 0.1 * (high - low) and float(
             values.max()
         ) > high - 0.1 * (high - low)
+
+
+def _dark_fraction(x: torch.Tensor, mean: tuple, std: tuple) -> torch.Tensor:
+    """Per image, the fraction of black pixels (the rotation's fill) in normalised crops."""
+    raw = x * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)
+    return (raw.mean(1) < 0.4).float().mean((1, 2))
+
+
+@pytest.mark.parametrize("width, height", [(80, 40), (40, 80)])
+def test_whole_pipelines_rotate_alike(width: int, height: int) -> None:
+    """Decode, flip, rotate, crop and jitter a non-square image through each whole pipeline.
+
+    The PIL path rotates the whole image before resizing it: the crop's corners show black only
+    where the image ends (its short side). How much black a crop shows depends on where each
+    path rotates, so its distribution tells them apart: rotating the square crop of the
+    resized image (the tensor path before its canvas) shows black in all four corners, about
+    twice as much (KS p ~ 1e-11 here).
+    """
+    config = dict(config_mod.DEFAULTS, image_size=32, resize_size=36)
+    mean, std = builders.NORMALIZATION[config["normalization"]]
+    image = Image.new("RGB", (width, height), (200, 200, 200))
+    transform = builders.build_transforms(config, train=True)
+    torch.manual_seed(0)
+    pil = _dark_fraction(torch.stack([transform(image) for _ in range(N)]), mean, std)
+    canvas = pipeline.train_canvas(config)
+    assert canvas == augment.rotation_canvas(32) == 44  # 32 (cos 20 + sin 20) = 41.01, + 2
+    decoded = pipeline.decode_transform(config["resize_size"], canvas)(image)
+    assert decoded.shape == (3, canvas, canvas)
+    x = augment.preprocess(
+        decoded.expand(N, 3, canvas, canvas), crop=32, mean=mean, std=std,
+        gen=torch.Generator().manual_seed(0), augment=True,
+    )  # fmt: skip
+    tensor = _dark_fraction(x, mean, std)
+    assert 0.002 < float(pil.mean()) < 0.05 and float((pil > 0).float().mean()) > 0.3  # black seen
+    _same_distribution(tensor, pil)
 
 
 # --------------------------------------------------------------------------- the two pipelines

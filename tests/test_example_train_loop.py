@@ -2,9 +2,12 @@
 
 On CUDA, ``train_one_epoch`` reads no value back inside the step loop: a non-finite loss sets the
 fused optimizer's ``found_inf`` flag on the device and the epoch's end reads the flags once. Fused
-Adam runs on the CPU too, so the deferred path is exercised here by forcing it, and compared with
-the per-step check that CPU runs use. The CUDA-only tests check that the loop really runs without
-host synchronisation (``torch.cuda.set_sync_debug_mode("error")``).
+Adam runs on the CPU too, so the deferred path is exercised here by selecting it
+(``nonfinite_check: deferred``), and compared with the per-step check that CPU runs use. The one
+private hook it relies on (fused optimizers honour ``found_inf``) is probed, and an optimizer that
+ignores the flag is refused. The CUDA-only tests check that the loop really runs without host
+synchronisation (``torch.cuda.set_sync_debug_mode("error")``); the two-process runs are in
+``tests/test_distributed_training.py``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ def _batches(
 def _run(
     monkeypatch: pytest.MonkeyPatch, deferred: bool, on_nonfinite: str, bad_steps: tuple[int, ...]
 ):
-    monkeypatch.setattr(train, "defer_nonfinite_check", lambda runtime, optimizer: deferred)
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Flatten(), nn.Linear(48, 16), nn.ReLU(), nn.Linear(16, GROUPS.num_attributes)
@@ -53,7 +55,12 @@ def _run(
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=3e-4, fused=True)
     runtime = train.Runtime({"device": "cpu", "amp": "off"})
     criterion = AsymmetricLoss(GROUPS, reduction="sum", validate_args=False)
-    config = {"channels_last": False, "on_nonfinite": on_nonfinite}
+    config = {
+        "channels_last": False,
+        "on_nonfinite": on_nonfinite,
+        "nonfinite_check": "deferred" if deferred else "step",
+    }
+    assert train.defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"]) == deferred
     result = train.train_one_epoch(
         model, criterion, _batches(bad_steps), optimizer, runtime, GROUPS, 0, config
     )
@@ -111,6 +118,41 @@ def test_deferred_check_only_with_cuda_fused_and_no_scaler() -> None:
     assert not train.defer_nonfinite_check(SimpleNamespace(device=cuda, scaler=off), plain)
     assert not train.defer_nonfinite_check(SimpleNamespace(device=cuda, scaler=on), fused)
     assert not train.defer_nonfinite_check(SimpleNamespace(device=cpu, scaler=off), fused)
+    # selected explicitly: "step" never defers, "deferred" does on any device
+    assert not train.defer_nonfinite_check(SimpleNamespace(device=cuda, scaler=off), fused, "step")
+    assert train.defer_nonfinite_check(SimpleNamespace(device=cpu, scaler=off), fused, "deferred")
+
+
+class _IgnoresFoundInf(torch.optim.Adam):
+    """A fused Adam that claims the AMP hook but steps whatever the flag says (a future torch)."""
+
+    def step(self, closure=None):  # type: ignore[override]
+        self.__dict__.pop("found_inf", None)
+        return super().step(closure)
+
+
+def test_found_inf_hook_is_probed_not_assumed() -> None:
+    params = [nn.Parameter(torch.zeros(2))]
+    assert train.skips_step_on_found_inf(torch.optim.Adam(params, fused=True))
+    assert not train.skips_step_on_found_inf(torch.optim.Adam(params))  # no hook: per step
+    ignoring = _IgnoresFoundInf(params, fused=True)
+    assert ignoring._step_supports_amp_scaling  # it claims the hook ...
+    assert not train.skips_step_on_found_inf(ignoring)  # ... and the probe finds it false
+    off = SimpleNamespace(is_enabled=lambda: False)
+    cuda = SimpleNamespace(device=torch.device("cuda"), scaler=off)
+    assert not train.defer_nonfinite_check(cuda, ignoring)  # auto falls back to the per-step check
+    with pytest.raises(
+        ValueError,
+        match=r"Expected --nonfinite-check deferred with a fused optimizer and no fp16 scaler, but "
+        r"got a _IgnoresFoundInf that does not skip its step on a device flag \(not fused\); use "
+        r"--nonfinite-check step or auto\.",
+    ):
+        train.defer_nonfinite_check(cuda, ignoring, "deferred")
+    on = SimpleNamespace(
+        device=torch.device("cpu"), scaler=SimpleNamespace(is_enabled=lambda: True)
+    )
+    with pytest.raises(ValueError, match=r"but got --amp fp16 \(its GradScaler checks"):
+        train.defer_nonfinite_check(on, torch.optim.Adam(params, fused=True), "deferred")
 
 
 # --------------------------------------------------------------------------------- CUDA only

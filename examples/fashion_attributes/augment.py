@@ -2,10 +2,19 @@
 
 Same distributions as the PIL pipeline (``builders.build_transforms``): horizontal flip with
 p = 0.5, rotation by an angle uniform in [-20, 20] degrees (nearest neighbour, black fill, no
-expansion), colour jitter with brightness/contrast/saturation factors uniform in [0.9, 1.1] and a
-hue shift uniform in [-0.05, 0.05] applied in a random order drawn per image (as
-``torchvision.transforms.ColorJitter`` draws it per call), then the centre crop and normalisation
-(``tests/test_example_augment.py`` compares the distributions with the PIL pipeline's).
+expansion), the centre crop, colour jitter with brightness/contrast/saturation factors uniform in
+[0.9, 1.1] and a hue shift uniform in [-0.05, 0.05] applied in a random order drawn per image (as
+``torchvision.transforms.ColorJitter`` draws it per call), then normalisation
+(``tests/test_example_augment.py`` compares the distributions with the PIL pipeline's, the whole
+pipelines included).
+
+The PIL path rotates the whole image before resizing it, so the rotated crop's corners show the
+image beyond the crop where there is some (along the long side) and black where there is none.
+The tensor path rotates the decoded image about the same centre (a rotation commutes with the
+resize): its training images are decoded onto a square canvas of :func:`rotation_canvas` pixels,
+large enough for every corner of the rotated crop, the short side padded with black. Only the
+resampling differs (nearest neighbour before or after the bicubic resize), and the contrast
+jitter's mean gray level, which the PIL path takes over the whole image and this one over the crop.
 
 Cost: the flip and the rotation are one ``grid_sample``; each of the four jitter positions is one
 blend of every image (brightness, contrast and saturation are all ``f x + (1 - f) other``, the hue
@@ -149,6 +158,15 @@ def hflip(x: torch.Tensor, gen: torch.Generator, p: float = 0.5) -> torch.Tensor
     return torch.where(flip, x.flip(-1), x)
 
 
+def rotation_canvas(crop: int, degrees: float = 20.0) -> int:
+    """Side of a square holding every pixel that a rotated ``crop``-pixel centre crop samples.
+
+    ``crop * (cos + sin)`` of the largest angle ``degrees``, plus a pixel each side for the rounding.
+    """
+    angle = math.radians(min(abs(degrees), 45.0))
+    return math.ceil(crop * (math.cos(angle) + math.sin(angle))) + 2
+
+
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """Central ``size x size`` window."""
     h, w = x.shape[-2:]
@@ -174,14 +192,16 @@ def preprocess(
 ) -> torch.Tensor:
     """uint8 ``(N, 3, R, R)`` images to normalised float crops, augmented when ``augment``.
 
-    Augmentation draws from ``gen`` (on the images' device) and, for the jitter order, from
-    ``order_gen`` (CPU; default ``gen`` when that is on the CPU).
+    Augmentation (flip and rotation of the whole image, centre crop, colour jitter) draws from
+    ``gen`` (on the images' device) and, for the jitter order, from ``order_gen`` (CPU; default
+    ``gen`` when that is on the CPU). For the PIL path's corners, ``R`` is at least
+    :func:`rotation_canvas` of ``crop``.
     """
     x = images.float().div_(255)
     if augment:
         if gen is None:
             raise ValueError("Expected a torch.Generator `gen` when augment=True, but got None.")
-        x = color_jitter(flip_rotate(x, gen), gen, order_gen=order_gen)
+        x = color_jitter(center_crop(flip_rotate(x, gen), crop), gen, order_gen=order_gen)
     x = center_crop(x, crop)
     scale = _channel_constant(tuple(1 / s for s in std), x.device)
     return torch.addcmul(_channel_constant(tuple(-m / s for m, s in zip(mean, std)), x.device), x, scale)

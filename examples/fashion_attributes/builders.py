@@ -203,7 +203,7 @@ def build_loss(
         weight = class_weights(counts, groups, strategy=config["class_weight_strategy"])
         return WeightedCrossEntropyLoss(groups, weight=weight, reduction=reduction, **check)
     if name == "dice":
-        return DiceLoss(groups=groups, **check)
+        return DiceLoss(groups=groups, reduction=reduction, **check)  # "mean" (config refuses "sum")
     if name == "logit_adjusted":
         return LogitAdjustedCrossEntropyLoss(
             groups, class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction,
@@ -222,7 +222,8 @@ def build_optimizer(config: dict[str, Any], model: nn.Module, device: torch.devi
     groups = [{"params": rest, "lr": config["lr"]}]
     if backbone:
         groups.append({"params": backbone, "lr": config["lr"] * config["backbone_lr_scale"]})
-    extra = {"fused": True} if device.type == "cuda" else {}
+    # fused on CUDA, and wherever the deferred non-finite check is asked for (it needs fused kernels)
+    extra = {"fused": True} if device.type == "cuda" or config.get("nonfinite_check") == "deferred" else {}
     kind = torch.optim.AdamW if config["optimizer"] == "adamw" else torch.optim.Adam
     return kind(groups, lr=config["lr"], weight_decay=config["weight_decay"], **extra)
 

@@ -90,6 +90,13 @@ DEFAULTS: dict[str, Any] = {
     # two cores) or "auto" (tensor on CUDA, PIL elsewhere)
     "pipeline": "tensor",
     "on_nonfinite": "stop",  # "stop" or "skip" a step whose loss is NaN/inf
+    # where that check runs: "step" (the loss read at every step), "deferred" (flags kept on the
+    # device, read once per epoch; needs a fused optimizer and no fp16 scaler) or "auto" (deferred
+    # on CUDA when it can be, per step elsewhere)
+    "nonfinite_check": "auto",
+    # bitwise-repeatable GPU runs (and resumes): cuDNN autotuning off, deterministic algorithms on;
+    # slower. CPU runs are repeatable either way.
+    "deterministic": False,
     "tensorboard": False,
     "predict_test": True,  # write prediction.txt for split/test.txt at the end
     "resume": None,
@@ -105,6 +112,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "class_weight_strategy": ("balanced", "inverse_sqrt", "effective_number"),
     "pipeline": ("auto", "pil", "tensor"),
     "on_nonfinite": ("stop", "skip"),
+    "nonfinite_check": ("auto", "step", "deferred"),
     "progress": ("auto", "on", "off"),
     "protocol": ("finetune", "frozen"),
     "resize_mode": ("short_side", "squash"),
@@ -238,6 +246,12 @@ def _check(config: dict[str, Any], source: str) -> None:
         raise ValueError(
             f"{source}: expected `resize_size` >= `image_size` ({config['image_size']}), "
             f"but got {config['resize_size']}."
+        )
+    if config["loss"] == "dice" and config["loss_reduction"] != "mean":
+        raise ValueError(
+            f"{source}: expected `loss_reduction` 'mean' with `loss` 'dice' (a Dice loss is a ratio over "
+            f"the whole batch, not a sum over images), but got {config['loss_reduction']!r}; "
+            f"add --loss-reduction mean."
         )
     if config["holdout"] is not None and not 0.0 < config["holdout"] < 1.0:
         raise ValueError(f"{source}: expected `holdout` to be a fraction in (0, 1), but got {config['holdout']!r}.")

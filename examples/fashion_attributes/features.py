@@ -22,15 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import builders
 import torch
 from checkpoint import atomic_save
+from progress import progress
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -117,26 +116,12 @@ def weights_digest(backbone: nn.Module) -> str:
     return h.hexdigest()
 
 
-def _progress(iterable: Iterable[Any], total: int, desc: str, mode: str) -> Iterator[Any]:
-    """A tqdm bar on a terminal (``progress: auto``) or when forced; log lines otherwise."""
-    if mode == "on" or (mode == "auto" and sys.stderr.isatty()):
-        from tqdm import tqdm
-
-        yield from tqdm(iterable, total=total, desc=desc, unit="batch", file=sys.stderr)
-        return
-    start, every = time.perf_counter(), max(1, total // 10)
-    for i, item in enumerate(iterable, 1):
-        yield item
-        if i % every == 0 or i == total:
-            log.info("%s: %d/%d batches, %.0f s", desc, i, total, time.perf_counter() - start)
-
-
 @torch.no_grad()
 def _extract(backbone_model: builders.AttributeClassifier, views: Dataset, config: dict[str, Any],
              device: torch.device, desc: str) -> torch.Tensor:
     loader = DataLoader(views, batch_size=64, shuffle=False, num_workers=config["workers"])
     out = []
-    for images in _progress(loader, len(loader), desc, config["progress"]):
+    for images in progress(loader, len(loader), desc, config["progress"]):
         images = images.to(device)
         if config["channels_last"]:
             images = images.contiguous(memory_format=torch.channels_last)

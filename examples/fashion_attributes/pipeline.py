@@ -3,7 +3,8 @@
 * ``pil``: ``DataLoader`` workers decode and augment each image with PIL, and the
   :class:`~imbalml.MixupCollator` mixes the batch: the report's pipeline.
 * ``tensor``: every image is decoded once into a uint8 tensor (resized to the preprocessing size)
-  that lives on the training device; augmentation (``augment.py``, same distributions) and
+  that lives on the training device (training images on a canvas with room for the rotation's
+  corners, see ``augment.py``); augmentation (``augment.py``, same distributions) and
   :class:`~imbalml.BatchMixup` run there on whole batches. No worker processes, no per-step
   host-device copies and no host synchronisation: the fast path on a GPU. On a CPU the PIL
   workers are faster (``benchmarks/bench_pipeline.py``), so ``auto`` picks ``pil`` there.
@@ -193,16 +194,30 @@ def build_pil_data(config: dict[str, Any], root: Path, runtime: Any, splits: Spl
 
 
 # ------------------------------------------------------------------------------- tensor path
-def decode(dataset: AttributeImageDataset, size: int, workers: int) -> AttributeImageDataset:
-    """Decode a dataset once: uint8 images ``(N, 3, size, size)`` (short side resized, centre crop).
+def decode_transform(size: int, canvas: int | None = None) -> Any:
+    """PIL image to uint8 ``(3, canvas, canvas)``: short side resized to ``size``, centre crop.
 
-    Returns a view of the dataset whose images are in the attribute ``images`` (a CPU tensor).
+    ``canvas`` defaults to ``size``; a canvas larger than the image is padded with black.
     """
     from torchvision import transforms as T
 
-    view = subset(dataset, torch.arange(len(dataset)), T.Compose([
-        T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(size), T.PILToTensor()]),
-        dataset.split)
+    return T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC),
+                      T.CenterCrop(canvas or size), T.PILToTensor()])  # fmt: skip
+
+
+def train_canvas(config: dict[str, Any]) -> int:
+    """Side of the tensor path's decoded training images: room for the rotated crop's corners."""
+    if not config["augment"]:
+        return config["resize_size"]
+    return max(config["resize_size"], augment.rotation_canvas(config["image_size"]))
+
+
+def decode(dataset: AttributeImageDataset, size: int, workers: int, canvas: int | None = None) -> AttributeImageDataset:
+    """Decode a dataset once: uint8 images ``(N, 3, canvas, canvas)`` (:func:`decode_transform`).
+
+    Returns a view of the dataset whose images are in the attribute ``images`` (a CPU tensor).
+    """
+    view = subset(dataset, torch.arange(len(dataset)), decode_transform(size, canvas), dataset.split)
     loader = DataLoader(view, batch_size=64, shuffle=False, num_workers=workers)
     view.images = torch.cat([x for x, _ in loader])  # type: ignore[attr-defined]
     return view
@@ -220,7 +235,7 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any, splits: 
     batch = _per_process_batch(config, world)
     mean, std = builders.NORMALIZATION[config["normalization"]]
     size, crop, workers = config["resize_size"], config["image_size"], config["workers"]
-    train_ds = decode(splits.train, size, workers)
+    train_ds = decode(splits.train, size, workers, canvas=train_canvas(config))
     train_images = train_ds.images.to(device)
     train_targets = train_ds.targets.to(device)
     counts = label_counts(train_ds.targets, groups)

@@ -34,6 +34,7 @@ import builders  # noqa: E402
 import pipeline  # noqa: E402
 import plots  # noqa: E402
 import posthoc  # noqa: E402
+import progress  # noqa: E402
 from checkpoint import (  # noqa: E402
     RESUME_KEYS,
     load_checkpoint,
@@ -86,8 +87,8 @@ class Runtime:
             if self.world_size > 1:
                 device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
-            torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN pick its fastest kernels
         self.device = device
+        configure_determinism(device, bool(config.get("deterministic", False)))
         self.distributed = self.world_size > 1
         if self.distributed and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -138,42 +139,135 @@ class Runtime:
             dist.destroy_process_group()
 
 
-def seed_epoch(seed: int, epoch: int) -> int:
-    """The seed of one epoch: every random draw of epoch ``e`` derives from it (exact resume)."""
-    return seed * 100_003 + epoch
+def configure_determinism(device: torch.device, deterministic: bool) -> None:
+    """Let cuDNN autotune (fast; kernels may differ from run to run), or use deterministic kernels.
+
+    ``deterministic`` (``--deterministic true``): cuDNN's benchmark mode off, its deterministic
+    algorithms on, ``torch.use_deterministic_algorithms`` (warning where an operation has no
+    deterministic implementation) and cuBLAS's fixed workspace, so that a GPU run, and a resumed
+    one, repeats bit for bit. Otherwise cuDNN picks its fastest kernels for the fixed image size.
+    """
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before the first cuBLAS call
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+
+
+def seed_epoch(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of one process's epoch: every random draw of epoch ``e`` derives from it.
+
+    Augmentation, mixup partners and factors, dropout and drop-path differ between processes
+    (``rank``) and between epochs, and repeat exactly in a resumed run. Rank 0 keeps the seeds of a
+    single-process run. torch's CPU generator keeps only the low 32 bits of a seed, so the ranks
+    are spread over those: rank ``r`` adds ``r`` times an odd constant modulo 2**32, which no two
+    ranks of one epoch can share.
+    """
+    base = seed * 100_003 + epoch
+    return base if rank == 0 else (base + rank * 0x9E3779B9) % 2**32
 
 
 # ------------------------------------------------------------------------------------ loops
-def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer) -> bool:
+def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer, mode: str = "auto") -> bool:
     """Whether ``train_one_epoch`` checks losses on the device instead of at every step.
 
-    On CUDA with a fused optimizer and no fp16 scaler: a step then never waits for the GPU. A
-    non-finite loss sets the ``found_inf`` flag that fused optimizers read (the one
-    ``torch.amp.GradScaler`` sets), so the update leaves weights and moments untouched exactly as
-    a skipped step does, and the flags are read once at the end of the epoch: ``stop`` raises
-    there, naming the first such step; ``skip`` logs it. Elsewhere the loss is read at every step.
+    ``mode`` is ``--nonfinite-check``: ``"step"`` reads the loss at every step; ``"deferred"``
+    keeps the flags on the device (a ``ValueError`` where that cannot work); ``"auto"`` defers on
+    CUDA with a fused optimizer and no fp16 scaler, where a step then never waits for the GPU.
+
+    Deferred, a non-finite loss in any process (one all-reduce of a flag per step under DDP, on the
+    device) sets the ``found_inf`` flag that fused optimizers read (the one ``torch.amp.GradScaler``
+    sets), so every process's update leaves weights and moments untouched exactly as a skipped step
+    does (:func:`skips_step_on_found_inf` checks that the optimizer honours it), and the flags are
+    read once at the end of the epoch: ``stop`` raises there in every process, with the same message
+    naming the first such step; ``skip`` logs it.
     """
-    return (
-        runtime.device.type == "cuda"
-        and not runtime.scaler.is_enabled()
-        and bool(getattr(optimizer, "_step_supports_amp_scaling", False))
-    )
+    if mode == "step" or (mode == "auto" and runtime.device.type != "cuda"):
+        return False
+    reason = None
+    if runtime.scaler.is_enabled():
+        reason = "--amp fp16 (its GradScaler checks the gradients itself)"
+    elif not skips_step_on_found_inf(optimizer):
+        reason = f"a {type(optimizer).__name__} that does not skip its step on a device flag (not fused)"
+    if mode == "deferred" and reason is not None:
+        raise ValueError(
+            f"Expected --nonfinite-check deferred with a fused optimizer and no fp16 scaler, but got "
+            f"{reason}; use --nonfinite-check step or auto."
+        )
+    return reason is None
+
+
+_SKIPS_ON_FOUND_INF: dict[tuple[type, str], bool] = {}
+
+
+def skips_step_on_found_inf(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step()`` leaves weights and state alone while ``optimizer.found_inf`` is 1.
+
+    The deferred check leans on one private hook of torch's fused optimizers: ``GradScaler`` hands
+    them its inf flag as the attribute ``found_inf`` (with ``_step_supports_amp_scaling`` set), and
+    they read it on the device. That assumption is tested here, once per optimizer class and
+    device, on a throw-away two-element weight: a step with the flag at 1 must leave it unchanged
+    and one with the flag at 0 must move it. An optimizer without the hook, or one that fails the
+    test (a future torch), gets the per-step check.
+    """
+    if not getattr(optimizer, "_step_supports_amp_scaling", False):
+        return False
+    device = optimizer.param_groups[0]["params"][0].device
+    key = (type(optimizer), str(device))
+    if key not in _SKIPS_ON_FOUND_INF:
+        _SKIPS_ON_FOUND_INF[key] = _probe_found_inf(type(optimizer), dict(optimizer.defaults), device)
+    return _SKIPS_ON_FOUND_INF[key]
+
+
+def _probe_found_inf(cls: type, defaults: dict[str, Any], device: torch.device) -> bool:
+    try:
+        weight = torch.ones(2, device=device, requires_grad=True)
+        probe = cls([weight], **{**defaults, "lr": 0.1})
+        moved = []
+        for flag in (1.0, 0.0):
+            weight.grad = torch.ones_like(weight)
+            before = weight.detach().clone()
+            probe.found_inf = torch.tensor(flag, device=device)
+            probe.step()
+            del probe.found_inf
+            moved.append(not torch.equal(weight.detach(), before))
+        return moved == [False, True]
+    except Exception:  # an optimizer that cannot be rebuilt from its defaults: no deferral
+        return False
 
 
 class _NonFiniteSteps:
-    """Device-side record of the steps with a non-finite loss: count, first step, its loss."""
+    """Device-side record of the steps with a non-finite loss in any process.
 
-    def __init__(self, device: torch.device) -> None:
+    ``count`` such steps, the ``first``, the number of ``processes`` whose loss was non-finite
+    there and that loss (``value``, summed over those processes: nan or inf). Identical in every
+    process, so every process skips, stops and words its message alike.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        device = runtime.device
+        self.distributed = runtime.distributed
         self.count = torch.zeros((), dtype=torch.long, device=device)
         self.first = torch.full((), -1, dtype=torch.long, device=device)
         self.value = torch.zeros((), device=device)
+        self.processes = torch.zeros((), dtype=torch.long, device=device)
 
     def record(self, loss: torch.Tensor, step: int) -> torch.Tensor:
-        """Note one step's loss; returns the device flag ``isfinite(loss)``."""
-        finite = torch.isfinite(loss)
+        """Note one step's loss; returns the device flag "the loss is finite in every process".
+
+        Under DDP this is one all-reduce per step, queued on the device like DDP's own (no host
+        synchronisation), in the same order in every process.
+        """
+        bad = ~torch.isfinite(loss.detach())
+        both = torch.stack([bad.float(), torch.where(bad, loss.detach().float(), 0.0)])
+        if self.distributed:
+            dist.all_reduce(both)  # sums: processes with a non-finite loss, and their losses
+        finite = both[0] == 0
         new = ~finite & (self.first < 0)
         self.first = torch.where(new, step, self.first)
-        self.value = torch.where(new, loss.detach().float(), self.value)
+        self.value = torch.where(new, both[1], self.value)
+        self.processes = torch.where(new, both[0].long(), self.processes)
         self.count += (~finite).long()
         return finite
 
@@ -214,13 +308,14 @@ def train_one_epoch(
     averages is the gradient of the global batch's sum, as in a single-process run.
     """
     model.train()
-    deferred = defer_nonfinite_check(runtime, optimizer)
-    nonfinite = _NonFiniteSteps(runtime.device)
+    deferred = defer_nonfinite_check(runtime, optimizer, config.get("nonfinite_check", "auto"))
+    nonfinite = _NonFiniteSteps(runtime)
     metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)
     batches_done, skipped = 0, 0
     scale = runtime.world_size if getattr(criterion, "reduction", "mean") == "sum" else 1
-    for step, (images, targets) in enumerate(batches):
+    shown = progress.progress(batches, desc=f"epoch {epoch + 1} train", mode=_progress_mode(config, runtime))
+    for step, (images, targets) in enumerate(shown):
         images = images.to(runtime.device, non_blocking=True)
         targets = targets.to(runtime.device, non_blocking=True)
         if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
@@ -258,7 +353,10 @@ def train_one_epoch(
     if deferred and int(nonfinite.count):  # the epoch's one read of the flags
         skipped = int(nonfinite.count)
         batches_done -= skipped
-        _nonfinite(config, epoch, int(nonfinite.first), f"loss {float(nonfinite.value)}", more=skipped - 1)
+        detail = f"loss {float(nonfinite.value)}"
+        if runtime.distributed:  # the same words in every process: all of them stop or skip
+            detail += f" in {int(nonfinite.processes)} of {runtime.world_size} processes"
+        _nonfinite(config, epoch, int(nonfinite.first), detail, more=skipped - 1)
     total, count = runtime.all_sum(float(loss_sum), batches_done)
     return {  # an epoch whose every step was skipped has no loss and no score
         "train_loss": total / count if count else math.nan,
@@ -291,7 +389,7 @@ def evaluate(
     images_seen = 0
     summed = getattr(criterion, "reduction", "mean") == "sum"
     preds, targets = [], []
-    for images, target in loader:
+    for images, target in progress.progress(loader, desc="validation", mode=_progress_mode(config, runtime)):
         images = images.to(runtime.device, non_blocking=True)
         target = target.to(runtime.device, non_blocking=True)
         if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
@@ -330,23 +428,54 @@ def predict(model: nn.Module, loader: DataLoader, runtime: Runtime, groups: Attr
     return torch.cat(out)
 
 
+def _progress_mode(config: dict[str, Any], runtime: Runtime) -> str:
+    """``--progress`` in the main process; the others stay quiet."""
+    return config.get("progress", "off") if runtime.is_main else "off"
+
+
 # ------------------------------------------------------------------------------------ outputs
+#: The first columns of ``history.csv``, in this order; any other key of a row follows them.
 HISTORY_KEYS = ["epoch", "train_loss", "val_loss", "train_score", "val_score", "val_group_accuracy",
                 "lr", "seconds", "skipped_steps"]
 
 
+def history_columns(row: dict[str, Any], groups: AttributeGroups) -> dict[str, Any]:
+    """One epoch's row as CSV columns, ``HISTORY_KEYS`` first and the row's other keys after.
+
+    A per-group list ``<split>_group_accuracy`` becomes one column ``<split>_acc_<group>`` per group.
+    """
+    columns: dict[str, Any] = {}
+    for key in [*(k for k in HISTORY_KEYS if k in row), *(k for k in row if k not in HISTORY_KEYS)]:
+        value = row[key]
+        if isinstance(value, (list, tuple)):
+            if len(value) != groups.num_groups:
+                raise ValueError(f"Expected `{key}` with one value per group ({groups.num_groups}), "
+                                 f"but got {len(value)}.")
+            prefix = key.removesuffix("_group_accuracy") + "_acc" if key.endswith("_group_accuracy") else key
+            columns.update({f"{prefix}_{name}": v for name, v in zip(groups.names, value)})
+        else:
+            columns[key] = value
+    return columns
+
+
 def write_history(history: list[dict[str, Any]], path: Path, groups: AttributeGroups) -> None:
-    """``history.csv``: one row per epoch, per-group validation accuracy in its own columns."""
-    header = [k for k in HISTORY_KEYS if k != "val_group_accuracy"]
-    header[5:5] = [f"val_acc_{name}" for name in groups.names]
+    """``history.csv``: one row per epoch, per-group validation accuracy in its own columns.
+
+    The header is built from the rows it describes (:func:`history_columns`); rows with different
+    keys are an error, not shifted columns.
+    """
+    rows = [history_columns(row, groups) for row in history]
+    header = list(rows[0]) if rows else []
+    for epoch, row in enumerate(rows, 1):
+        if list(row) != header:
+            raise ValueError(f"Expected every history row to have the columns {header}, "
+                             f"but row {epoch} has {list(row)}.")
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        for row in history:
-            values = [row[k] for k in HISTORY_KEYS if k != "val_group_accuracy"]
-            values[5:5] = row["val_group_accuracy"]
-            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])
+        for row in rows:
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row.values()])
     os.replace(tmp, path)
 
 
@@ -408,6 +537,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     criterion = criterion.to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
     scheduler, per_step = builders.build_scheduler(config, optimizer, data.steps_per_epoch)
+    deferred = defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"])  # refused here, or fine
+    log.info("non-finite losses: %s", "flagged on the device, read once per epoch" if deferred else "read every step")
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("model: %s + grouped head, %s trainable parameters%s%s", config["backbone"], f"{n_params:,}",
              " (including the unused 1000-class head)" if config["keep_imagenet_head"] else "",
@@ -424,6 +555,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         runtime.scaler.load_state_dict(resume["scaler"])
         state.update({k: resume[k] for k in state})
         log.info("resumed from %s after epoch %d", config["resume"], state["epoch"])
+        _apply_epochs(scheduler, optimizer, config, state["epoch"], resume["config"].get("epochs"))
 
     train_model: nn.Module = HeadOnly(model) if data.head_only else model
     if runtime.distributed:
@@ -439,7 +571,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
     for epoch in range(state["epoch"], config["epochs"]):
         start = time.perf_counter()
-        batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch))
+        batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch, runtime.rank))
         lr = optimizer.param_groups[0]["lr"]
         train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch, config,
                                 scheduler if per_step else None)
@@ -454,12 +586,15 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         log.info("epoch %d/%d  train loss %.4f score %.4f | val loss %.4f score %.4f | %.1fs",
                  epoch + 1, config["epochs"], row["train_loss"], row["train_score"],
                  row["val_loss"], row["val_score"], row["seconds"])
+        if not math.isfinite(val["val_score"]):
+            log.warning("epoch %d: validation score %s, not a candidate for best_score.pt",
+                        epoch + 1, val["val_score"])
         if not runtime.is_main:
             continue
+        # No RNG state: every draw derives from (seed, epoch, rank) (seed_epoch), which a resume reuses.
         ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
-                "config": config, "groups": groups.to_dict(),
-                "rng": {"torch": torch.get_rng_state()}}
+                "config": config, "groups": groups.to_dict()}
         if data.selection is not None:
             ckpt["selection"] = data.selection.to_dict(data.train_paths)
         if val["val_score"] > state["best_score"]:
@@ -484,6 +619,14 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
 
     groups = data.groups
     runtime.barrier()
+    if not any(math.isfinite(row["val_score"]) for row in state["history"]):  # (every process)
+        scores = ", ".join(f"{row['val_score']}" for row in state["history"][-5:])
+        raise FloatingPointError(
+            f"no epoch of {out_dir} had a finite validation score (last scores: {scores or 'none'}), "
+            f"so best_score.pt was not written and no report or predictions were made; the last "
+            f"weights are in {out_dir / 'last.pt'}. Check the validation labels, the learning rate "
+            f"and --amp."
+        )
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
     model.load_state_dict(best["model"])
     eval_model: nn.Module = HeadOnly(model) if data.head_only else model
@@ -522,6 +665,38 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
         log.info("best validation score %.4f at epoch %d (majority baseline %.4f); outputs in %s",
                  state["best_score"], state["best_score_epoch"], summary["majority_baseline"], out_dir)
     return summary
+
+
+def _apply_epochs(scheduler: Any, optimizer: torch.optim.Optimizer, config: dict[str, Any], done: int,
+                  trained_for: int | None) -> None:
+    """A resume with another ``--epochs``: anneal over the new number, from the epoch reached.
+
+    The restored cosine schedule would keep the old ``T_max``; instead the learning rate is set
+    to where a run started with the new ``--epochs`` would be after ``done`` epochs, and the
+    schedule continues from there (stepped per epoch, as always). Logged, since the run then
+    follows neither schedule from its start. Fewer epochs than already done is refused, and so is
+    another length of a per-step one-cycle schedule (it cannot be stretched mid-cycle).
+    """
+    cosine = isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
+    old, new = scheduler.T_max if cosine else trained_for, config["epochs"]
+    if new == old:
+        return
+    if not cosine:
+        raise ValueError(
+            f"--resume {config['resume']}: expected --epochs {old}, the length of the checkpoint's "
+            f"{config['scheduler']} schedule (it cannot be stretched mid-cycle), but got {new}."
+        )
+    if new < done:
+        raise ValueError(
+            f"--resume {config['resume']}: expected --epochs >= the {done} epochs the checkpoint has "
+            f"trained, but got {new}."
+        )
+    scheduler.T_max = new
+    for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(math.pi * done / new)) / 2
+    log.warning("--epochs %d, but the checkpoint's cosine schedule anneals over %d epochs: from epoch %d on "
+                "the learning rate follows a %d-epoch schedule (lr now %.4g)", new, old, done + 1, new,
+                optimizer.param_groups[0]["lr"])
 
 
 def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:

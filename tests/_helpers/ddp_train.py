@@ -8,7 +8,15 @@ rank and the path, so the run fails (and the test with it) if a non-main process
 With ``SAMPLER_PROBE_DIR`` set, every process also records the indices its training sampler deals
 in each epoch, as ``rank<r>-epoch<e>.json`` in that folder (outside ``--out-dir``). With
 ``NAN_LOSS_AT=R:S``, the loss of training step ``S`` (1-based, over the run) is NaN in process
-``R`` only.
+``R`` only. With ``SAME_ORDER=1`` every process is dealt the whole epoch in the same order (so that
+two processes' batches differ only by their random draws). With ``PROBE_DIR`` set, every process
+saves its first training batch of each epoch (``rank<r>-epoch<e>-batch0.pt``: images, soft
+targets and the seed it was drawn from) and, when training ends, its model's weights
+(``rank<r>-weights.pt``) in that folder.
+
+Run it under ``torchrun``, or start the processes yourself with ``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set (``train.py`` initialises the process
+group from them), which lets a test read every process's output and wait with a deadline.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
 
 from _helpers.fashion_example import import_example  # noqa: E402
 from _helpers.tiny_runs import NaNAtSteps  # noqa: E402
@@ -69,10 +79,53 @@ def _record_sampler_indices(folder: Path, rank: int) -> None:
     pipeline._train_sampler = recording
 
 
+def _deal_the_same_order() -> None:
+    pipeline = import_example("pipeline")
+    real = pipeline._train_sampler
+
+    def same_order(
+        config: Any, dataset: Any, targets: Any, groups: Any, runtime: Any, epoch: int
+    ) -> Any:
+        alone = type("OneProcess", (), {"world_size": 1, "rank": 0})()
+        return real(config, dataset, targets, groups, alone, epoch)
+
+    pipeline._train_sampler = same_order
+
+
+def _record_batches_and_weights(folder: Path, rank: int) -> None:
+    pipeline = import_example("pipeline")
+    train = import_example("train")
+    real_build, real_finish = pipeline.build_data, train._finish
+
+    def build_data(*args: Any, **kwargs: Any) -> Any:
+        data = real_build(*args, **kwargs)
+        make = data.make_train_batches
+
+        def batches(epoch: int, seed: int) -> Any:
+            for i, (images, targets) in enumerate(make(epoch, seed)):
+                if i == 0:
+                    torch.save({"images": images, "targets": targets, "seed": seed},
+                               folder / f"rank{rank}-epoch{epoch}-batch0.pt")  # fmt: skip
+                yield images, targets
+
+        data.make_train_batches = batches
+        return data
+
+    def finish(config: Any, runtime: Any, model: Any, *args: Any) -> Any:
+        torch.save(model.state_dict(), folder / f"rank{rank}-weights.pt")
+        return real_finish(config, runtime, model, *args)
+
+    pipeline.build_data, train._finish = build_data, finish
+
+
 def main(argv: list[str]) -> None:
     train = import_example("train")
     args = train.get_args_parser().parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
+    if os.environ.get("SAME_ORDER") == "1":
+        _deal_the_same_order()
+    if os.environ.get("PROBE_DIR"):
+        _record_batches_and_weights(Path(os.environ["PROBE_DIR"]), rank)
     if os.environ.get("SAMPLER_PROBE_DIR"):
         _record_sampler_indices(Path(os.environ["SAMPLER_PROBE_DIR"]), rank)
     if os.environ.get("NAN_LOSS_AT"):
