@@ -137,7 +137,7 @@ def test_to_one_hot_ignore_index_gives_zero_segment_and_keeps_other_groups() -> 
         [1, 0, 1, 0, 0, 0, 0],
     ]
     assert groups.to_one_hot(target).tolist() == expected
-    assert groups.to_one_hot(target, validate=False).tolist() == expected
+    assert groups.to_one_hot(target, validate_args=False).tolist() == expected
 
 
 def test_to_one_hot_custom_ignore_index_dtype_and_numpy() -> None:
@@ -472,10 +472,10 @@ def test_argmax_without_validation_skips_only_the_nan_check() -> None:
         ValueError, match="Expected `scores` without NaN, but got nan at row 1, column 1"
     ):
         groups.argmax(scores)
-    fast = groups.argmax(scores, validate=False)
+    fast = groups.argmax(scores, validate_args=False)
     assert fast.tolist() == [[1, 2], [1, 1]]  # the NaN's index in its group
     with pytest.raises(ValueError, match=r"Expected `scores` of shape \(N, C\)"):
-        groups.argmax(scores[:, :4], validate=False)
+        groups.argmax(scores[:, :4], validate_args=False)
 
 
 def test_device_constants_are_built_once_per_device() -> None:

@@ -633,7 +633,7 @@ def test_cuda_metric_update_equals_cpu_without_synchronising() -> None:  # pragm
     torch.cuda.set_sync_debug_mode("error")
     try:
         gpu.update(x, y)
-        gpu.update(FASHION.argmax(x, validate=False), y)
+        gpu.update(FASHION.argmax(x, validate_args=False), y)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     for _ in range(3):
