@@ -225,9 +225,11 @@ def test_argmax_wrong_shape_and_dtype() -> None:
     ):
         groups.argmax(torch.zeros(4, 5, dtype=torch.long))
     with pytest.raises(
-        TypeError, match=r"Expected `scores` to be a torch.Tensor or numpy.ndarray, but got list\."
+        TypeError,
+        match=r"Expected `scores` to be a torch.Tensor, numpy.ndarray or list, but got str\.",
     ):
-        groups.argmax([[0.0] * 5])
+        groups.argmax("0.0")
+    assert groups.argmax([[0.0, 1.0, 0.0, 2.0, 0.0]]).tolist() == [[1, 1]]  # lists are arrays
 
 
 # ---------------------------------------------------------------------------------- from_assignments
@@ -447,7 +449,12 @@ def test_non_integer_target_dtype(dtype: torch.dtype) -> None:
     groups = AttributeGroups([3, 2])
     with pytest.raises(
         TypeError,
-        match=rf"Expected `indices` with integer attribute indices of shape \(N, G\), but got dtype {dtype}\.",
+        match=(
+            rf"but got {dtype} of shape \(4, 2\): hard labels must have an integer dtype \(use "
+            r"`indices.long\(\)`\)"
+            if dtype.is_floating_point
+            else rf"Expected `indices` with integer attribute indices of shape \(N, G\), but got dtype {dtype}\."
+        ),
     ):
         groups.to_one_hot(torch.zeros(4, 2, dtype=dtype))
 
@@ -455,9 +462,11 @@ def test_non_integer_target_dtype(dtype: torch.dtype) -> None:
 def test_target_type_errors() -> None:
     groups = AttributeGroups([3, 2])
     with pytest.raises(
-        TypeError, match=r"Expected `indices` to be a torch.Tensor or numpy.ndarray, but got list\."
+        TypeError,
+        match=r"Expected `indices` to be a torch.Tensor, numpy.ndarray or list, but got int\.",
     ):
-        groups.to_one_hot([[0, 1]])
+        groups.to_one_hot(3)
+    assert groups.to_one_hot([[0, 1]]).tolist() == [[1.0, 0.0, 0.0, 0.0, 1.0]]  # lists are arrays
     with pytest.raises(
         TypeError, match=r"Expected `indices` to be a numeric array, but got dtype=object\."
     ):

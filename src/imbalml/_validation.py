@@ -330,7 +330,7 @@ def check_float_hard_labels(target: torch.Tensor, groups: Any, name: str) -> Non
             f"Expected `{name}` as hard (N, G) = ({target.shape[0]}, {g}) integer attribute "
             f"indices or soft (N, C) = ({target.shape[0]}, {c}) probabilities, but got "
             f"{target.dtype} of shape {tuple(target.shape)}: hard labels must have an integer "
-            f"dtype (use `target.long()`)."
+            f"dtype (use `{name}.long()`)."
         )
 
 
