@@ -13,7 +13,7 @@ timed ``--rounds`` times after a warm-up step; the best and median are reported,
 against ``hf`` (or ``imbalml-plain`` when transformers is absent). On a shared machine, use
 ``--threads 1 --clock thread`` (CPU time of the calling thread, insensitive to other processes).
 Before timing, the script loads the HF model's random weights into imbalml's model with
-``load_van_weights`` and prints the largest output difference (a live cross-check).
+``load_weights`` and prints the largest output difference (a live cross-check).
 
 transformers 4.46.3 wants ``huggingface_hub<1``; install it aside, e.g.
 ``pip install --target /tmp/hf --no-deps transformers==4.46.3 tokenizers==0.20.3 "huggingface_hub<1" regex``
@@ -37,7 +37,7 @@ from _results import add_output_arguments, table, write_section
 from torch import nn
 
 import imbalml.models  # noqa: F401  (registers van_b0 with timm)
-from imbalml.models import load_van_weights
+from imbalml.models import load_weights
 
 VAN_TINY = {"hidden_sizes": [32, 64, 160, 256], "depths": [3, 3, 5, 2], "mlp_ratios": [8, 8, 4, 4]}
 
@@ -68,7 +68,7 @@ def build(name: str, hf: nn.Module | None) -> nn.Module:
         return _Pooled(copy.deepcopy(hf))  # own copy: `+cl` converts parameters in place
     model = timm.create_model("van_b0", num_classes=0, fast_cpu=base != "imbalml-plain")
     if hf is not None:  # same weights as the HF model, via the converter
-        load_van_weights(model, hf.state_dict())
+        load_weights(model, hf.state_dict())
     return model
 
 

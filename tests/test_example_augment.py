@@ -226,8 +226,9 @@ def _both_pipelines(root: Path, **options: object) -> tuple:
     config = dict(config_mod.DEFAULTS, image_size=32, resize_size=36, batch_size=16, workers=0)
     config.update(options)
     runtime = SimpleNamespace(device=torch.device("cpu"), world_size=1, rank=0, is_main=True)
-    return pipeline.build_pil_data(config, root, runtime), pipeline.build_tensor_data(
-        config, root, runtime
+    splits = pipeline.read_splits(config, root)
+    return pipeline.build_pil_data(config, root, runtime, splits), pipeline.build_tensor_data(
+        config, root, runtime, splits
     )
 
 

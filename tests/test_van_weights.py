@@ -1,4 +1,4 @@
-"""Tests for VAN checkpoint conversion and loading (imbalml.models.load_van_weights)."""
+"""Tests for VAN checkpoint conversion and loading (imbalml.models.load_weights)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from _helpers.make_van_fixtures import FIXTURE_CONFIG, fixture_input
 from _helpers.van_layouts import randomize_, save_published, to_layout
 from safetensors.torch import load_file, save_file
 
-from imbalml.models import VAN, LoadResult, convert_van_state_dict, load_van_weights
+from imbalml.models import VAN, LoadResult, convert_van_state_dict, load_weights
 
 DATA = Path(__file__).parent / "data"
 LAYOUTS = ["original", "openmmlab", "huggingface", "huggingface-safetensors"]
@@ -42,7 +42,7 @@ def test_matches_reference_implementation(name, fast_cpu):
         k.removeprefix("weights."): v.float() for k, v in data.items() if k.startswith("weights.")
     }
     model = VAN(**FIXTURE_CONFIG, fast_cpu=fast_cpu).eval()
-    result = load_van_weights(model, weights)
+    result = load_weights(model, weights)
     assert result == LoadResult([], [], {"hf": "huggingface", "original": "original"}[name])
     with torch.no_grad():
         feats = model.forward_features(fixture_input())
@@ -63,7 +63,7 @@ def test_round_trip_file(layout, tmp_path):
     src = random_test_van()
     path = save_published(src.state_dict(), layout, tmp_path)
     dst = timm.create_model("test_van", num_classes=5)
-    result = load_van_weights(dst, path)
+    result = load_weights(dst, path)
     assert result.layout == layout.removesuffix("-safetensors")
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert torch.equal(outputs(dst), outputs(src))
@@ -74,7 +74,7 @@ def test_round_trip_b0_every_key(layout, tmp_path):
     src = timm.create_model("van_b0")
     path = save_published(src.state_dict(), layout, tmp_path)
     dst = timm.create_model("van_b0")
-    load_van_weights(dst, str(path))
+    load_weights(dst, str(path))
     for (k, a), b in zip(src.state_dict().items(), dst.state_dict().values()):
         assert torch.equal(a, b), k
 
@@ -154,7 +154,7 @@ def test_head_dropped_when_classes_differ():
     src = random_test_van(num_classes=1000)
     dst = timm.create_model("test_van", num_classes=7)
     head = dst.head.fc.weight.clone()
-    result = load_van_weights(dst, to_layout(src.state_dict(), "original"))
+    result = load_weights(dst, to_layout(src.state_dict(), "original"))
     assert result.missing_keys == ["head.fc.weight", "head.fc.bias"]
     assert torch.equal(dst.head.fc.weight, head)
     assert torch.equal(dst.stages[0].patch_embed.proj.weight, src.stages[0].patch_embed.proj.weight)
@@ -163,7 +163,7 @@ def test_head_dropped_when_classes_differ():
 def test_head_dropped_for_feature_extractor():
     src = random_test_van(num_classes=1000)
     dst = timm.create_model("test_van", num_classes=0)
-    result = load_van_weights(dst, to_layout(src.state_dict(), "openmmlab"))
+    result = load_weights(dst, to_layout(src.state_dict(), "openmmlab"))
     assert result == LoadResult([], [], "openmmlab")
     with torch.no_grad():
         torch.testing.assert_close(
@@ -177,8 +177,8 @@ def test_backbone_checkpoint_into_classifier_is_strict():
     with pytest.raises(
         ValueError, match=r"missing keys: head\.fc\.weight, head\.fc\.bias\. Pass strict=False"
     ):
-        load_van_weights(dst, to_layout(src.state_dict(), "huggingface"))
-    result = load_van_weights(dst, to_layout(src.state_dict(), "huggingface"), strict=False)
+        load_weights(dst, to_layout(src.state_dict(), "huggingface"))
+    result = load_weights(dst, to_layout(src.state_dict(), "huggingface"), strict=False)
     assert result.missing_keys == ["head.fc.weight", "head.fc.bias"]
 
 
@@ -193,15 +193,15 @@ def test_missing_and_unexpected_keys_named():
         r"unexpected keys: block2\.1\.attn\.extra\.weight\."
     )
     with pytest.raises(ValueError, match=msg):
-        load_van_weights(model, sd)
-    result = load_van_weights(model, sd, strict=False)
+        load_weights(model, sd)
+    result = load_weights(model, sd, strict=False)
     assert result.missing_keys == ["stages.1.blocks.1.attn.lka.conv_dw_dilated.weight"]
     assert result.unexpected_keys == ["block2.1.attn.extra.weight"]
 
 
 def test_missing_num_batches_tracked_tolerated():
     sd = {k: v for k, v in random_test_van().state_dict().items() if "num_batches_tracked" not in k}
-    assert load_van_weights(timm.create_model("test_van", num_classes=5), sd).missing_keys == []
+    assert load_weights(timm.create_model("test_van", num_classes=5), sd).missing_keys == []
 
 
 def test_wrong_size_named(tmp_path):
@@ -210,7 +210,7 @@ def test_wrong_size_named(tmp_path):
         ValueError,
         match=r"van_tiny_754\.pth\.tar.*Expected `stages\.0\.patch_embed\.proj\.weight` of shape \(8, 3, 7, 7\), but the checkpoint has \(32, 3, 7, 7\).*different VAN size",
     ):
-        load_van_weights(timm.create_model("test_van", num_classes=0), path)
+        load_weights(timm.create_model("test_van", num_classes=0), path)
     with pytest.raises(ValueError, match=r"different VAN size"):
         timm.create_model("test_van", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
 
@@ -220,8 +220,8 @@ def test_wrong_size_named(tmp_path):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.pth"
-    with pytest.raises(FileNotFoundError, match=r"No VAN checkpoint file at '.*nope\.pth'"):
-        load_van_weights(timm.create_model("test_van"), path)
+    with pytest.raises(FileNotFoundError, match=r"No weights file at '.*nope\.pth'"):
+        load_weights(timm.create_model("test_van"), path)
     with pytest.raises(FileNotFoundError, match=r"No VAN checkpoint file at '.*nope\.pth'"):
         timm.create_model("test_van", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
 
@@ -232,7 +232,7 @@ def test_truncated_file(layout, tmp_path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     pattern = rf"Could not read a checkpoint from '.*{path.name}'"
     with pytest.raises(ValueError, match=pattern):
-        load_van_weights(timm.create_model("test_van"), path)
+        load_weights(timm.create_model("test_van"), path)
     with pytest.raises(ValueError, match=pattern):
         timm.create_model("test_van", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
 
@@ -242,7 +242,7 @@ def test_not_a_checkpoint(content, tmp_path):
     path = tmp_path / "weights.pth"
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"Could not read a checkpoint from '.*weights\.pth'"):
-        load_van_weights(timm.create_model("test_van"), path)
+        load_weights(timm.create_model("test_van"), path)
 
 
 class _Evil:
@@ -256,7 +256,7 @@ def test_disallowed_pickle_is_not_executed(tmp_path):
     with pytest.raises(
         ValueError, match=r"Could not read a checkpoint from '.*evil\.pth' \(UnpicklingError"
     ):
-        load_van_weights(timm.create_model("test_van"), path)
+        load_weights(timm.create_model("test_van"), path)
     assert not hasattr(builtins, "_van_pwned")
 
 
@@ -265,11 +265,11 @@ def test_only_namespace_is_allowed(tmp_path):
     sd = to_layout(random_test_van().state_dict(), "original")
     ok = tmp_path / "ok.pth"
     torch.save({"state_dict": sd, "args": argparse.Namespace(lr=1.0)}, ok)
-    assert load_van_weights(timm.create_model("test_van", num_classes=5), ok).layout == "original"
+    assert load_weights(timm.create_model("test_van", num_classes=5), ok).layout == "original"
     bad = tmp_path / "bad.pth"
     torch.save({"state_dict": sd, "args": fractions.Fraction(1, 3)}, bad)
     with pytest.raises(ValueError, match=r"(?s)bad\.pth' \(UnpicklingError.*fractions\.Fraction"):
-        load_van_weights(timm.create_model("test_van", num_classes=5), bad)
+        load_weights(timm.create_model("test_van", num_classes=5), bad)
 
 
 def test_not_a_state_dict(tmp_path):
@@ -278,9 +278,9 @@ def test_not_a_state_dict(tmp_path):
     with pytest.raises(
         TypeError, match=r"Expected '.*tensor\.pth' to hold a state dict .*, but got Tensor"
     ):
-        load_van_weights(timm.create_model("test_van"), path)
+        load_weights(timm.create_model("test_van"), path)
     with pytest.raises(TypeError, match=r"entry 'epoch' is int"):
-        load_van_weights(timm.create_model("test_van"), {"epoch": 3})
+        load_weights(timm.create_model("test_van"), {"epoch": 3})
 
 
 def test_unknown_layout_named(tmp_path):
@@ -288,9 +288,9 @@ def test_unknown_layout_named(tmp_path):
     save_file({"conv1.weight": torch.zeros(1), "fc.bias": torch.zeros(1)}, path)
     with pytest.raises(
         ValueError,
-        match=r"resnet\.safetensors'?: Expected a VAN state dict in one of the layouts .*got keys: conv1\.weight, fc\.bias",
+        match=r"resnet\.safetensors'?: Expected a state dict in one of the layouts .*got keys: conv1\.weight, fc\.bias",
     ):
-        load_van_weights(timm.create_model("test_van"), path)
+        load_weights(timm.create_model("test_van"), path)
 
 
 def test_safetensors_detected_by_content(tmp_path):
@@ -298,7 +298,7 @@ def test_safetensors_detected_by_content(tmp_path):
     path = save_published(src.state_dict(), "huggingface-safetensors", tmp_path)
     renamed = path.rename(tmp_path / "weights.bin")
     dst = timm.create_model("test_van", num_classes=5)
-    load_van_weights(dst, renamed)
+    load_weights(dst, renamed)
     assert torch.equal(outputs(dst), outputs(src))
 
 
@@ -357,5 +357,5 @@ def test_loading_is_weights_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "load", spy)
     path = save_published(random_test_van().state_dict(), "original", tmp_path)
-    load_van_weights(timm.create_model("test_van", num_classes=5), path)
+    load_weights(timm.create_model("test_van", num_classes=5), path)
     assert calls == [True]

@@ -23,6 +23,7 @@ from imbalml import (
     class_priors,
     class_weights,
 )
+from imbalml.models import load_weights
 
 log = logging.getLogger("fashion")
 
@@ -57,40 +58,68 @@ def dataset_root(config: dict[str, Any]) -> Path:
 
 
 def build_transforms(config: dict[str, Any], train: bool) -> T.Compose:
-    """The report's PIL pipeline: augmentation (train), resize short side, centre crop, normalise."""
+    """The report's PIL pipeline: augmentation (train), resize short side, centre crop, normalise.
+
+    ``resize_mode: squash`` resizes to a ``resize_size`` square instead (the aspect is not kept);
+    ``train_crop: random`` replaces the report's augmentation by a random ``image_size`` crop and
+    a horizontal flip (the evaluation keeps the centre crop).
+    """
     mean, std = NORMALIZATION[config["normalization"]]
+    size = config["resize_size"]
+    resize = T.Resize((size, size) if config["resize_mode"] == "squash" else size,
+                      interpolation=T.InterpolationMode.BICUBIC)
     steps: list[Any] = []
-    if train and config["augment"]:
+    random_crop = train and config["augment"] and config["train_crop"] == "random"
+    if train and config["augment"] and not random_crop:
         steps += [
             T.RandomHorizontalFlip(0.5),
             T.RandomRotation(20),
             T.ColorJitter(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.05),
         ]
-    steps += [
-        T.Resize(config["resize_size"], interpolation=T.InterpolationMode.BICUBIC),
-        T.CenterCrop(config["image_size"]),
-        T.ToTensor(),
-        T.Normalize(mean, std),
-    ]
+    steps += [resize]
+    if random_crop:
+        steps += [T.RandomCrop(config["image_size"]), T.RandomHorizontalFlip(0.5)]
+    else:
+        steps += [T.CenterCrop(config["image_size"])]
+    steps += [T.ToTensor(), T.Normalize(mean, std)]
     return T.Compose(steps)
 
 
 # --------------------------------------------------------------------------------------- model
 class AttributeClassifier(nn.Module):
-    """A timm backbone's pooled features followed by a :class:`GroupedSoftmaxHead`."""
+    """A timm backbone's pooled features followed by a :class:`GroupedSoftmaxHead`.
 
-    def __init__(self, backbone: nn.Module, head: GroupedSoftmaxHead, *, use_pre_logits: bool) -> None:
+    ``logit_offset`` (a buffer, zeros unless a post-hoc adjustment set it) is added to the head's
+    logits, so a checkpoint carries its adjustment to ``predict.py``. With ``tta_flip`` the logits
+    of an image in eval mode are the mean of its own and its mirror image's.
+    """
+
+    logit_offset: torch.Tensor
+
+    def __init__(self, backbone: nn.Module, head: GroupedSoftmaxHead, *, use_pre_logits: bool,
+                 tta_flip: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.use_pre_logits = use_pre_logits
+        self.tta_flip = tta_flip
+        self.register_buffer("logit_offset", torch.zeros(head.groups.num_attributes))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features ``(N, D)``."""
+        if self.use_pre_logits:  # the backbone keeps a classifier it does not use
+            return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
+        return self.backbone(images)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, C)`` from pooled features (the frozen protocol trains this part)."""
+        return self.head(features) + self.logit_offset
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.use_pre_logits:  # the backbone keeps a classifier it does not use
-            features = self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
-        else:
-            features = self.backbone(images)
-        return self.head(features)
+        logits = self.forward_head(self.features(images))
+        if self.tta_flip and not self.training:
+            logits = (logits + self.forward_head(self.features(images.flip(-1)))) / 2
+        return logits
 
 
 def build_model(config: dict[str, Any], groups: AttributeGroups) -> AttributeClassifier:
@@ -103,17 +132,50 @@ def build_model(config: dict[str, Any], groups: AttributeGroups) -> AttributeCla
         backbone = timm.create_model(config["backbone"], pretrained=False, **kwargs)
     elif pretrained == "download":
         backbone = timm.create_model(config["backbone"], pretrained=True, **kwargs)
-    else:
-        path = Path(pretrained)
-        if not path.is_file():
-            raise FileNotFoundError(f"--pretrained {path}: file does not exist (use 'none' for random init).")
-        backbone = timm.create_model(
-            config["backbone"], pretrained=True, pretrained_cfg_overlay={"file": str(path)}, **kwargs
-        )
+    else:  # a named set of offline weights or a file, in any layout imbalml reads
+        backbone = timm.create_model(config["backbone"], pretrained=False, **kwargs)
+        try:
+            load_weights(backbone, pretrained)
+        except (FileNotFoundError, ValueError, ImportError) as exc:
+            raise type(exc)(f"--pretrained: {exc}") from exc  # the message names the file
     head = GroupedSoftmaxHead(
         backbone.num_features, groups, hidden=tuple(config["head_hidden"]), dropout=config["head_dropout"]
     )
-    return AttributeClassifier(backbone, head, use_pre_logits=config["keep_imagenet_head"])
+    model = AttributeClassifier(backbone, head, use_pre_logits=config["keep_imagenet_head"],
+                                tta_flip=config["tta_flip"])
+    if config["protocol"] == "frozen":
+        backbone.requires_grad_(False)
+    elif config["freeze_stages"]:
+        freeze_stages(backbone, config["freeze_stages"])
+    return model
+
+
+def freeze_stages(backbone: nn.Module, stages: int) -> list[str]:
+    """Freeze the stem and the first ``stages`` stages (timm's ``group_matcher`` says which is which).
+
+    Returns the names of the frozen parameters. The frozen BatchNorm layers keep training mode
+    (their running statistics still adapt); only their weights stop training.
+    """
+    import re
+
+    matcher = backbone.group_matcher(coarse=True) if hasattr(backbone, "group_matcher") else None
+    blocks = matcher.get("blocks") if matcher else None
+    if isinstance(blocks, (list, tuple)) and blocks:  # [(regex, ordinal), ...]: the stages come first
+        blocks = blocks[0][0]
+    if not matcher or not isinstance(blocks, str):
+        raise ValueError(
+            f"Expected a timm backbone with a group_matcher to freeze {stages} stage(s), but "
+            f"{type(backbone).__name__} has none usable; set freeze_stages: 0."
+        )
+    stem, pattern = re.compile(str(matcher["stem"])), re.compile(blocks)
+    frozen = []
+    for name, param in backbone.named_parameters():
+        found = pattern.match(name)
+        stage = int(found.group(1)) if found and found.groups() else None
+        if stem.match(name) or (stage is not None and stage < stages):
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
 
 
 # --------------------------------------------------------------------------------------- loss
@@ -152,7 +214,31 @@ def build_loss(
 
 
 def build_optimizer(config: dict[str, Any], model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
-    """Adam with L2 weight decay, as the report (fused kernels on CUDA)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Adam with L2 weight decay, as the report, or AdamW (fused kernels on CUDA).
+
+    The backbone's trainable parameters learn at ``lr * backbone_lr_scale``, the rest at ``lr``.
+    """
+    backbone = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone.")]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("backbone.")]
+    groups = [{"params": rest, "lr": config["lr"]}]
+    if backbone:
+        groups.append({"params": backbone, "lr": config["lr"] * config["backbone_lr_scale"]})
     extra = {"fused": True} if device.type == "cuda" else {}
-    return torch.optim.Adam(params, lr=config["lr"], weight_decay=config["weight_decay"], **extra)
+    kind = torch.optim.AdamW if config["optimizer"] == "adamw" else torch.optim.Adam
+    return kind(groups, lr=config["lr"], weight_decay=config["weight_decay"], **extra)
+
+
+def build_scheduler(config: dict[str, Any], optimizer: torch.optim.Optimizer,
+                    steps_per_epoch: int) -> tuple[torch.optim.lr_scheduler.LRScheduler, bool]:
+    """The learning-rate schedule and whether it steps per batch (else per epoch).
+
+    ``cosine``: the report's cosine annealing over the epochs, stepped per epoch. ``onecycle``:
+    timm-style one-cycle (30% warm-up, cosine decay), stepped per batch, each group peaking at
+    its own learning rate.
+    """
+    if config["scheduler"] == "onecycle":
+        peaks = [g["lr"] for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=peaks, epochs=config["epochs"], steps_per_epoch=steps_per_epoch,
+            pct_start=0.3), True
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"]), False

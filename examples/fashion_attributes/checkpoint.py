@@ -26,9 +26,13 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
     A run killed at any moment leaves either the previous file or the new one, never half a file.
     """
+    atomic_save(path, {"format": FORMAT, "format_version": FORMAT_VERSION,
+                       "imbalml_version": imbalml.__version__, **state})
+
+
+def atomic_save(path: str | Path, payload: Any) -> None:
+    """``torch.save(payload, path)`` through a temporary file in the same folder and a rename."""
     path = Path(path)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "imbalml_version": imbalml.__version__, **state}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

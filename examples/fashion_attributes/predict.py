@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import builders  # noqa: E402
 from checkpoint import load_checkpoint, load_model_state  # noqa: E402
-from pipeline import read_groups  # noqa: E402
+from pipeline import read_groups, subset  # noqa: E402
 from report import metric_report  # noqa: E402
+from selection import Selection  # noqa: E402
 
 from imbalml import AttributeGroups, label_counts  # noqa: E402
 from imbalml.data import AttributeImageDataset, write_predictions  # noqa: E402
@@ -36,7 +37,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", type=Path, help="best_score.pt, best_loss.pt or last.pt")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="dataset folder (default: the one the checkpoint was trained on)")
-    parser.add_argument("--split", default="test", help="train, val or test (default: test)")
+    parser.add_argument("--split", default="test",
+                        help="train, val, test, or selection: the training images the run held out "
+                        "to select checkpoints (stored in the checkpoint) (default: test)")
     parser.add_argument("--out", type=Path, default=None,
                         help="prediction file (default: prediction.txt beside the checkpoint)")
     parser.add_argument("--report", type=Path, default=None,
@@ -65,8 +68,22 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     model = builders.build_model(config, groups)
     load_model_state(model, state["model"], f"Checkpoint {args.checkpoint}")
     model.to(device).eval()
-    dataset = AttributeImageDataset(root, args.split, groups=groups,
-                                    transform=builders.build_transforms(config, train=False))
+    transform = builders.build_transforms(config, train=False)
+    train = AttributeImageDataset(root, "train", groups=groups, check_files=False)
+    train_targets = train.targets
+    if args.split == "selection" or "selection" in state:
+        if "selection" not in state:
+            raise ValueError(f"--split selection: {args.checkpoint} selected on a labelled val split "
+                             "and stores no selection split; use --split val.")
+        sel = Selection.from_dict(state["selection"], f"Checkpoint {args.checkpoint}")
+        if [train.paths[i] for i in sel.select.tolist()] != state["selection"]["select_paths"]:
+            raise ValueError(f"{args.checkpoint}: its selection split names other images than "
+                             f"{root}/split/train.txt lists at those lines; is this the same dataset?")
+        train_targets = train.targets[sel.train]  # the counts the model was trained with
+    if args.split == "selection":
+        dataset = subset(train, sel.select, transform, "selection")
+    else:
+        dataset = AttributeImageDataset(root, args.split, groups=groups, transform=transform)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
     preds = torch.cat([groups.argmax(model(x.to(device)).float()).cpu() for x, _ in loader])
     out = args.out or Path(args.checkpoint).with_name("prediction.txt")
@@ -75,7 +92,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"predictions": str(out), "num_images": len(preds)}
     if dataset.has_labels:
         target = dataset.targets
-        train_counts = label_counts(AttributeImageDataset(root, "train", groups=groups, check_files=False).targets, groups)
+        train_counts = label_counts(train_targets, groups)
         result.update(metric_report(preds, target, groups, train_counts))
         log.info("%s: mean per-class accuracy %.4f (majority baseline %.4f)", args.split,
                  result["mean_class_accuracy"], result["majority_baseline_mean_class_accuracy"])

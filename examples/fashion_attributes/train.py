@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import builders  # noqa: E402
 import pipeline  # noqa: E402
 import plots  # noqa: E402
+import posthoc  # noqa: E402
 from checkpoint import (  # noqa: E402
     RESUME_KEYS,
     load_checkpoint,
@@ -42,7 +43,9 @@ from checkpoint import (  # noqa: E402
     save_checkpoint,
 )
 from config import add_config_arguments, resolve_config, save_config  # noqa: E402
+from features import HeadOnly  # noqa: E402
 from report import metric_report  # noqa: E402
+from selection import write_selection  # noqa: E402
 
 from imbalml import (  # noqa: E402
     AttributeGroups,
@@ -195,8 +198,11 @@ def train_one_epoch(
     groups: AttributeGroups,
     epoch: int,
     config: dict[str, Any],
+    step_scheduler: Any = None,
 ) -> dict[str, float]:
     """One pass over the training batches ``(images, soft_targets)``; returns loss and score.
+
+    ``step_scheduler``, when given, is stepped after every optimizer step (per-batch schedules).
 
     The training score compares predictions with the dominant attribute of each (mixed) target.
     A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step;
@@ -245,6 +251,8 @@ def train_one_epoch(
         runtime.scaler.update()
         if deferred:
             del optimizer.found_inf  # type: ignore[attr-defined]
+        if step_scheduler is not None:
+            step_scheduler.step()
         batches_done += 1
         metric.update(logits.detach(), hard)
     if deferred and int(nonfinite.count):  # the epoch's one read of the flags
@@ -346,6 +354,8 @@ def write_history(history: list[dict[str, Any]], path: Path, groups: AttributeGr
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Train, keep the best-score and best-loss checkpoints, write figures, reports, predictions."""
     config = resolve_config(args)
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
     runtime = Runtime(config)
     logging.basicConfig(
         level=logging.INFO if runtime.is_main else logging.WARNING,
@@ -353,10 +363,15 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         datefmt="%H:%M:%S",
         force=True,
     )
+    start = time.perf_counter()
     try:
-        return _run(config, runtime)
+        summary = _run(config, runtime)
     finally:
         runtime.close()
+    summary["seconds"] = time.perf_counter() - start
+    if runtime.is_main:
+        (Path(config["out_dir"]) / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -373,28 +388,32 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     runtime.barrier()
     root = builders.dataset_root(config)
 
-    data = pipeline.build_data(config, root, runtime)
-    groups = data.groups
+    groups = pipeline.read_groups(root)
     if resume is not None and AttributeGroups.from_dict(resume["groups"]) != groups:
         raise ValueError(
             f"--resume {config['resume']}: the checkpoint was trained for "
             f"{AttributeGroups.from_dict(resume['groups'])!r}, but the data in {root} has {groups!r}."
         )
-    counts = label_counts(data.train_targets, groups)
     torch.manual_seed(config["seed"])
     model = builders.build_model(config, groups).to(runtime.device)
     if config["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
+    data = pipeline.build_data(config, root, runtime, model,
+                               resume.get("selection") if resume is not None else None)
+    counts = label_counts(data.train_targets, groups)
+    if data.selection is not None and runtime.is_main:
+        write_selection(data.selection, data.train_paths, out_dir / "selection_split.json")
     # the loop checks the loss itself (torch.isfinite), so a NaN is a named step, not a ValueError
     criterion = builders.build_loss(config, groups, counts, validate_args=False)
     criterion = criterion.to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
+    scheduler, per_step = builders.build_scheduler(config, optimizer, data.steps_per_epoch)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log.info("model: %s + grouped head, %s trainable parameters%s", config["backbone"], f"{n_params:,}",
-             " (including the unused 1000-class head)" if config["keep_imagenet_head"] else "")
-    log.info("data: %s (%d train / %d val images), groups %s", root, len(data.train_targets),
-             data.num_val, groups)
+    log.info("model: %s + grouped head, %s trainable parameters%s%s", config["backbone"], f"{n_params:,}",
+             " (including the unused 1000-class head)" if config["keep_imagenet_head"] else "",
+             " (frozen backbone: head only, on cached features)" if data.head_only else "")
+    log.info("data: %s (%d train / %d %s images), groups %s", root, len(data.train_targets),
+             data.num_val, "selection" if data.selection is not None else "val", groups)
 
     state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_loss": math.inf,
              "best_score_epoch": 0, "best_loss_epoch": 0}
@@ -406,10 +425,10 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         state.update({k: resume[k] for k in state})
         log.info("resumed from %s after epoch %d", config["resume"], state["epoch"])
 
-    train_model: nn.Module = model
+    train_model: nn.Module = HeadOnly(model) if data.head_only else model
     if runtime.distributed:
         train_model = nn.parallel.DistributedDataParallel(
-            model, find_unused_parameters=config["keep_imagenet_head"]
+            train_model, find_unused_parameters=config["keep_imagenet_head"] and not data.head_only
         )
     if config["compile"]:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
@@ -421,10 +440,12 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     for epoch in range(state["epoch"], config["epochs"]):
         start = time.perf_counter()
         batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch))
-        train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch, config)
-        val = evaluate(train_model, criterion, data.val_loader, runtime, groups, config)
         lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch, config,
+                                scheduler if per_step else None)
+        val = evaluate(train_model, criterion, data.val_loader, runtime, groups, config)
+        if not per_step:
+            scheduler.step()
         row = {"epoch": epoch + 1, **train, "val_loss": val["val_loss"], "val_score": val["val_score"],
                "val_group_accuracy": val["val_group_accuracy"], "lr": lr,
                "seconds": time.perf_counter() - start}
@@ -439,6 +460,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
                 "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
                 "config": config, "groups": groups.to_dict(),
                 "rng": {"torch": torch.get_rng_state()}}
+        if data.selection is not None:
+            ckpt["selection"] = data.selection.to_dict(data.train_paths)
         if val["val_score"] > state["best_score"]:
             state.update(best_score=val["val_score"], best_score_epoch=epoch + 1)
             save_checkpoint(out_dir / "best_score.pt", {**ckpt, **state})
@@ -463,10 +486,18 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
     runtime.barrier()
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
     model.load_state_dict(best["model"])
-    val = evaluate(model, criterion, data.val_loader, runtime, groups, config)
+    eval_model: nn.Module = HeadOnly(model) if data.head_only else model
+    if config["posthoc"] == "tune":
+        tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts)
+        best["posthoc_tau"] = tau
+        best["model"] = model.state_dict()  # now with its logit offset
+        if runtime.is_main:
+            save_checkpoint(out_dir / "best_score.pt", best)
+    val = evaluate(eval_model, criterion, data.val_loader, runtime, groups, config)
     val["preds"], val["targets"] = runtime.gather(val["preds"]), runtime.gather(val["targets"])
     summary: dict[str, Any] = {
         "epochs": state["epoch"],
+        "final_score": val["val_score"], "posthoc_tau": best.get("posthoc_tau"),
         "best_score": state["best_score"], "best_score_epoch": state["best_score_epoch"],
         "best_loss": state["best_loss"], "best_loss_epoch": state["best_loss_epoch"],
         "out_dir": str(out_dir),
@@ -477,6 +508,8 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
         plots.plot_curves(history, ("train_score", "val_score"), "mean per-class accuracy",
                           out_dir / "score.png")
         report = {"checkpoint_epoch": best["best_score_epoch"],
+                  "split": "selection" if data.selection is not None else "val",
+                  "posthoc_tau": best.get("posthoc_tau"),
                   **metric_report(val["preds"], val["targets"], groups, counts)}
         (out_dir / "val_report.json").write_text(json.dumps(report, indent=2))
         summary["majority_baseline"] = report["majority_baseline_mean_class_accuracy"]
@@ -484,7 +517,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
             preds = predict(model, data.test_loader, runtime, groups)
             write_predictions(out_dir / "prediction.txt", preds)
             summary["test_predictions"] = len(preds)
-        else:
+        elif config["predict_test"]:
             log.warning("no test split (split/test.txt) in the dataset: prediction.txt not written")
         log.info("best validation score %.4f at epoch %d (majority baseline %.4f); outputs in %s",
                  state["best_score"], state["best_score_epoch"], summary["majority_baseline"], out_dir)
@@ -493,7 +526,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
 
 def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
     require_keys(resume, RESUME_KEYS, f"--resume {config['resume']}")
-    for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head"):
+    for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head", "protocol"):
         if resume["config"].get(key) != config[key]:
             raise ValueError(
                 f"--resume {config['resume']}: the checkpoint was trained with {key}="

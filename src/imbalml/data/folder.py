@@ -12,12 +12,16 @@ The layout, rooted at one folder::
                                     then one line per attribute: ``<name> <group id>``
 
 Every reader checks its input completely and names the file and the (1-based) line of the first
-problem; nothing is skipped. Trailing blank lines at the end of a file are the only tolerated
-irregularity (besides extra spaces, tabs and Windows line endings).
+problem. Real copies of the data differ from the course's files in ways the readers accept: a
+header line at the top of an image list or label file (``picture_filename``,
+``category1 ... category6``; recognised, skipped and logged once per file), Windows line endings, a
+UTF-8 byte-order mark, trailing spaces and tabs, and trailing blank lines. Anything else
+malformed is an error; nothing is skipped silently.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -46,6 +50,39 @@ ATTRIBUTE_LIST = "split/list_attr_cloth.txt"
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _MAX_LISTED = 5
+
+log = logging.getLogger(__name__)
+_HEADERS_LOGGED: set[str] = set()
+
+
+def _skip_header(lines: list[str], path: Path, is_header: bool) -> int:
+    """Return 1 (and log it, once per file) when line 1 is a header, else 0."""
+    if not (lines and is_header):
+        return 0
+    key = str(path.resolve())
+    if key not in _HEADERS_LOGGED:
+        _HEADERS_LOGGED.add(key)
+        log.info("%s: line 1 is a header (%r), skipped", path, lines[0])
+    return 1
+
+
+def _is_label_header(line: str) -> bool:
+    """A label file's header: words only, no integer (``category1 category2 ...``)."""
+    tokens = line.split()
+    return bool(tokens) and not any(_INT.fullmatch(t) for t in tokens)
+
+
+def _is_path_header(lines: list[str]) -> bool:
+    """An image list's header: a bare word (no folder, no file suffix) above paths that have one.
+
+    ``picture_filename`` above ``img/00000.jpg`` is a header; a list whose every line is a bare
+    name (or one line long) has none.
+    """
+    if len(lines) < 2 or not lines[0]:
+        return False
+    first, second = lines[0], lines[1]
+    bare = "/" not in first and "\\" not in first and not Path(first).suffix
+    return bare and ("/" in second or bool(Path(second).suffix))
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -196,9 +233,14 @@ def read_labels(path: str | os.PathLike[str], groups: AttributeGroups) -> torch.
     lines = _read_lines(path)
     if not lines:
         raise ValueError(f"Expected at least one label line in {path}, but the file is empty.")
+    start = _skip_header(lines, path, _is_label_header(lines[0]))
+    if start == len(lines):
+        raise ValueError(
+            f"Expected at least one label line in {path} after its header, but got none."
+        )
     num_groups, sizes, group_names = groups.num_groups, groups.sizes, groups.names
     rows: list[list[int]] = []
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in enumerate(lines[start:], start=start + 1):
         tokens = line.split()
         if len(tokens) != num_groups:
             raise ValueError(
@@ -223,12 +265,13 @@ def _read_paths(path: Path) -> list[str]:
     lines = _read_lines(path)
     if not lines:
         raise ValueError(f"Expected at least one image path in {path}, but the file is empty.")
-    for lineno, line in enumerate(lines, start=1):
+    start = _skip_header(lines, path, _is_path_header(lines))
+    for lineno, line in enumerate(lines[start:], start=start + 1):
         if not line:
             raise ValueError(
                 f"Expected an image path on every line of {path}, but line {lineno} is empty."
             )
-    return lines
+    return lines[start:]
 
 
 def read_split(

@@ -3,7 +3,7 @@
 Importing this module (``import imbalml.models``) registers the model names with timm, so
 ``timm.create_model("van_b0", num_classes=0)`` returns the VAN-B0 ("van-tiny") feature extractor.
 Published weights in any of the three public key layouts (original repository, OpenMMLab, Hugging
-Face) load with :func:`imbalml.models.load_van_weights`, or through timm with
+Face) load with :func:`imbalml.models.load_weights`, or through timm with
 ``pretrained=True, pretrained_cfg_overlay=dict(file=PATH)``.
 
 Stage layout (each of the four stages): ``patch_embed`` (strided conv + BatchNorm), ``blocks``, then
@@ -334,7 +334,7 @@ _MMLAB = "https://download.openmmlab.com/mmclassification/v0/van/{}"
 def _published(hub: str, original: str, mmlab: str) -> dict[str, Any]:
     # The Hugging Face repository holds safetensors weights (loaded by timm, converted by
     # _timm_filter_fn). The other two layouts are listed as notes; load them with
-    # pretrained_cfg_overlay=dict(file=...) or load_van_weights.
+    # pretrained_cfg_overlay=dict(file=...) or load_weights.
     return {
         "hf_hub_id": f"Visual-Attention-Network/{hub}",
         "notes": (f"original: {original}", f"OpenMMLab: {mmlab}"),

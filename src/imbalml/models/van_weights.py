@@ -15,31 +15,29 @@ renaming of keys (``_LAYOUTS`` below spells it out):
   ``classifier.weight``; its ``van.layernorm`` is never used by the model and is dropped.
 
 and imbalml's own layout (``"imbalml"``, the keys of ``VAN.state_dict()``), which passes through.
-Files are read with ``torch.load(weights_only=True)``, allowing exactly one extra global,
-``argparse.Namespace`` (the original checkpoints pickle their training arguments), or with
-safetensors.
+:func:`imbalml.models.load_weights` reads the files (safely) and loads them; this module holds the
+VAN renaming and timm's ``pretrained_filter_fn``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["convert_van_state_dict", "load_van_weights"]
+from imbalml.models._checkpoint import _error_detail, _flat_state_dict, _match_model
+
+__all__ = ["convert_van_state_dict"]
 
 LAYOUTS = ("imbalml", "original", "openmmlab", "huggingface")
-_HEAD = ("head.fc.weight", "head.fc.bias")
-_WRAPPERS = ("state_dict", "model", "state_dict_ema", "model_ema")
-_STRIP = ("module.", "_orig_mod.")
+HEAD = ("head.fc.weight", "head.fc.bias")
 
 
 @dataclass(frozen=True)
@@ -126,15 +124,8 @@ _LAYOUTS: dict[str, _Layout] = {
 }
 
 
-def _strip(key: str, prefixes: tuple[str, ...]) -> str:
-    while key.startswith(prefixes):
-        for p in prefixes:
-            key = key.removeprefix(p)
-    return key
-
-
-def _detect_layout(keys: list[str]) -> str:
-    """Name the layout of a flat state dict from its keys."""
+def _van_layout(keys: list[str]) -> str | None:
+    """The VAN layout of a flat state dict, named from its keys (``None``: not a VAN's)."""
     if any(k.startswith(("van.encoder.", "encoder.stages.")) for k in keys):
         return "huggingface"
     body = [k.removeprefix("backbone.") for k in keys]
@@ -146,6 +137,14 @@ def _detect_layout(keys: list[str]) -> str:
         return "original"
     if any(re.match(r"stages\.\d+\.(patch_embed|blocks|norm)\.", k) for k in keys):
         return "imbalml"
+    return None
+
+
+def _detect_layout(keys: list[str]) -> str:
+    """Name the VAN layout of a flat state dict from its keys."""
+    layout = _van_layout(keys)
+    if layout is not None:
+        return layout
     shown = ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
     raise ValueError(
         f"Expected a VAN state dict in one of the layouts {LAYOUTS}, but got keys: {shown or '(none)'}."
@@ -175,28 +174,6 @@ def _convert_key(layout: _Layout, key: str) -> str | None:
     return key
 
 
-def _flat_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
-    """Unwrap a checkpoint container and check that it is a flat ``{name: tensor}`` mapping."""
-    if not isinstance(obj, Mapping):
-        raise TypeError(
-            f"Expected {source} to hold a state dict (a mapping of names to tensors), "
-            f"but got {type(obj).__name__}."
-        )
-    for key in _WRAPPERS:
-        if isinstance(obj.get(key), Mapping):
-            obj = obj[key]
-            break
-    out: dict[str, torch.Tensor] = {}
-    for key, value in obj.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise TypeError(
-                f"Expected {source} to map names to tensors, but entry {key!r} is "
-                f"{type(value).__name__}."
-            )
-        out[_strip(key, _STRIP)] = value
-    return out
-
-
 def convert_van_state_dict(
     state_dict: Mapping[str, Any], *, layout: str | None = None
 ) -> dict[str, torch.Tensor]:
@@ -211,8 +188,8 @@ def convert_van_state_dict(
 
     Returns:
         A new dict with imbalml's keys and the same tensors (not copied). Keys that the layout
-        does not describe are kept unchanged, so :func:`load_van_weights` reports them as
-        unexpected; the Hugging Face ``van.layernorm`` (unused by that model) is dropped.
+        does not describe are kept unchanged, so :func:`~imbalml.models.load_weights` reports them
+        as unexpected; the Hugging Face ``van.layernorm`` (unused by that model) is dropped.
 
     Raises:
         ValueError: If ``layout`` is unknown or cannot be detected.
@@ -243,174 +220,6 @@ def convert_van_state_dict(
     return out
 
 
-def _error_detail(exc: BaseException) -> str:
-    """A one-line account of why reading failed.
-
-    For a file refused by ``torch.load(weights_only=True)`` this is the unpickler's reason (the
-    global or opcode outside the allowlist), without torch's advice to retry with
-    ``weights_only=False``, which this loader never does.
-    """
-    text = str(exc).split(" If this checkpoint is trusted")[0]  # timm's wrapper says it too
-    found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-    if found:
-        text = found.group(1).split(". Please use")[0]
-        if "Unsupported operand" in text:
-            text += " (not a torch.save file)"
-    return f"{type(exc).__name__}: {text.splitlines()[0].strip() if text.strip() else ''}"
-
-
-def _read_checkpoint(path: str) -> Any:
-    """Read a ``.safetensors`` or (weights-only) ``torch.save`` file; errors name the file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No VAN checkpoint file at {path!r}.")
-    with open(path, "rb") as f:
-        head = f.read(9)
-    try:
-        if path.endswith(".safetensors") or (len(head) == 9 and head[8:9] == b"{"):
-            from safetensors.torch import load_file
-
-            return load_file(path, device="cpu")
-        safe = getattr(torch.serialization, "safe_globals", None)
-        with safe([argparse.Namespace]) if safe is not None else nullcontext():
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, corrupt, not a checkpoint, or disallowed pickle globals
-        raise ValueError(
-            f"Could not read a checkpoint from {path!r} ({_error_detail(exc)})"
-        ) from exc
-
-
-class _Matched(NamedTuple):
-    state_dict: dict[str, torch.Tensor]
-    dropped_head: list[str]
-
-
-def _match_model(
-    state_dict: dict[str, torch.Tensor],
-    target: Mapping[str, torch.Tensor],
-    *,
-    strict: bool,
-    layout: str,
-) -> _Matched:
-    """Drop a classifier that does not fit the model; check keys (if strict) and shapes."""
-    state = dict(state_dict)
-    dropped = [
-        k for k in _HEAD if k in state and (k not in target or state[k].shape != target[k].shape)
-    ]
-    for k in dropped:
-        del state[k]
-    shapes = [
-        f"`{k}` of shape {tuple(target[k].shape)}, but the checkpoint has {tuple(v.shape)}"
-        for k, v in state.items()
-        if k in target and v.shape != target[k].shape
-    ]
-    if shapes:
-        more = f" (and {len(shapes) - 3} more)" if len(shapes) > 3 else ""
-        raise ValueError(
-            f"Expected {'; '.join(shapes[:3])}{more} ({layout} layout). Are these the weights of "
-            "a different VAN size?"
-        )
-    if strict:
-        missing = [
-            k
-            for k in target
-            if k not in state
-            and not (dropped and k in _HEAD)
-            and not k.endswith("num_batches_tracked")
-        ]
-        unexpected = [k for k in state if k not in target]
-        if missing or unexpected:
-
-            def show(keys: list[str]) -> str:
-                return ", ".join(keys[:8]) + (
-                    f", ... ({len(keys)} in all)" if len(keys) > 8 else ""
-                )
-
-            parts = [f"missing keys: {show(missing)}"] if missing else []
-            parts += [f"unexpected keys: {show(unexpected)}"] if unexpected else []
-            raise ValueError(
-                f"Expected the checkpoint ({layout} layout) to hold exactly the model's tensors, "
-                f"but found {'; '.join(parts)}. Pass strict=False to load the matching part."
-            )
-    return _Matched(state, dropped)
-
-
-class LoadResult(NamedTuple):
-    """What :func:`load_van_weights` did not load.
-
-    Attributes:
-        missing_keys: Model entries left as they were (e.g. a new classifier).
-        unexpected_keys: Checkpoint entries the model has no place for (only with ``strict=False``).
-        layout: The layout the checkpoint was in.
-
-    Example:
-        >>> LoadResult([], [], "original").layout
-        'original'
-    """
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-    layout: str
-
-
-def load_van_weights(
-    model: nn.Module,
-    source: str | os.PathLike[str] | Mapping[str, Any],
-    *,
-    strict: bool = True,
-) -> LoadResult:
-    """Load VAN weights in any published layout (detected automatically) into ``model``.
-
-    The classifier (``head.fc``) of the checkpoint is dropped, leaving the model's own, when the
-    model has none or its number of classes differs. Every other tensor must match by name and
-    shape.
-
-    Args:
-        model: A :class:`imbalml.models.VAN` (e.g. ``timm.create_model("van_b0", num_classes=0)``).
-        source: A checkpoint file (``torch.save`` output such as ``.pth``/``.pth.tar``/``.bin``,
-            or ``.safetensors``) or an in-memory state dict / checkpoint dict.
-        strict: Require every non-classifier tensor of the model to be in the checkpoint and
-            every tensor of the checkpoint to be used.
-
-    Returns:
-        A :class:`LoadResult` naming the keys that were not loaded and the detected layout.
-
-    Raises:
-        FileNotFoundError: If ``source`` is a path that does not exist.
-        ValueError: If the file cannot be read (truncated, corrupt, not a checkpoint), the layout
-            is unknown, shapes differ, or, with ``strict``, keys are missing or unexpected; the
-            message names the file, the layout and the keys.
-        TypeError: If the checkpoint does not hold a mapping of names to tensors.
-
-    Example:
-        >>> import timm, torch
-        >>> from imbalml.models import load_van_weights
-        >>> src = timm.create_model("test_van")  # 1000 classes
-        >>> dst = timm.create_model("test_van", num_classes=5)
-        >>> res = load_van_weights(dst, src.state_dict())  # the 1000-class head is dropped
-        >>> res.missing_keys, res.layout
-        (['head.fc.weight', 'head.fc.bias'], 'imbalml')
-        >>> torch.equal(dst.stages[0].patch_embed.proj.weight, src.stages[0].patch_embed.proj.weight)
-        True
-    """
-    if isinstance(source, (str, os.PathLike)):
-        name = repr(os.fspath(source))
-        raw = _read_checkpoint(os.fspath(source))
-    else:
-        name, raw = "`source`", source
-    flat = _flat_state_dict(raw, name)
-    try:
-        layout = _detect_layout(list(flat))
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    converted = convert_van_state_dict(flat, layout=layout)
-    try:
-        matched = _match_model(converted, model.state_dict(), strict=strict, layout=layout)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    result = model.load_state_dict(matched.state_dict, strict=False)
-    return LoadResult(list(result.missing_keys), list(result.unexpected_keys), layout)
-
-
 def _timm_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
     """Convert any layout and check it against ``model`` (timm's ``pretrained_filter_fn``).
 
@@ -421,7 +230,7 @@ def _timm_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> dict[str
     layout = _detect_layout(list(flat))
     converted = convert_van_state_dict(flat, layout=layout)
     target = model.state_dict()
-    matched = _match_model(converted, target, strict=True, layout=layout)
+    matched = _match_model(converted, target, strict=True, layout=layout, head=HEAD, family="VAN")
     state = matched.state_dict
     for k in matched.dropped_head:
         if k in target:
