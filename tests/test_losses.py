@@ -466,9 +466,7 @@ def test_validate_args_false_gives_same_result():
     target = _hard_target(6, GROUPS, gen, missing=0.2)
     for groups, t in ((None, y), (GROUPS, target)):
         for fn in (asymmetric_loss, dice_loss):
-            torch.testing.assert_close(
-                fn(x, t, groups, validate_args=False), fn(x, t, groups)
-            )
+            torch.testing.assert_close(fn(x, t, groups, validate_args=False), fn(x, t, groups))
 
 
 def test_integer_multi_hot_target_in_sigmoid_form():
@@ -525,9 +523,7 @@ def test_cpu_autocast_bfloat16(groups):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = layer(features)
         assert logits.dtype == torch.bfloat16
-        loss = asymmetric_loss(logits, target, groups) + dice_loss(
-            logits, target, groups
-        )
+        loss = asymmetric_loss(logits, target, groups) + dice_loss(logits, target, groups)
     loss.backward()
     assert bool(torch.isfinite(loss))
     assert bool(torch.isfinite(layer.weight.grad).all())
@@ -680,9 +676,7 @@ def test_weighted_ce_soft_targets_match_formula():
     y[2, 3:5] = 0.0  # missing label in group 1
     w = torch.rand(GROUPS.num_attributes, generator=gen, dtype=torch.float64) + 0.5
     eps = 0.1
-    out = grouped_cross_entropy(
-        x, y, GROUPS, weight=w, label_smoothing=eps, group_reduction="none"
-    )
+    out = grouped_cross_entropy(x, y, GROUPS, weight=w, label_smoothing=eps, group_reduction="none")
     for g, cols in enumerate(GROUPS.slices):
         valid = y[:, cols].sum(1) > 0
         logp = torch.log_softmax(x[valid][:, cols], 1)
@@ -819,7 +813,7 @@ def test_asl_argument_errors():
         asymmetric_loss(X_REF, Y_REF, reduction="avg")
     with pytest.raises(ValueError, match=r"Expected `input` of shape \(N, C\) \(one logit per attribute\), but got \(3,\)\."):  # fmt: skip
         asymmetric_loss(X_REF[0], Y_REF[0])
-    with pytest.raises(ValueError, match=r"Expected `target` of shape \(N, C\) like `input` = \(2, 3\), but got \(2, 1\)\."):  # fmt: skip
+    with pytest.raises(ValueError, match=r"Expected `target` of shape \(N, C\) like `input` = \(2, 3\) \(plain multi-label, groups=None\), but got \(2, 1\)\."):  # fmt: skip
         asymmetric_loss(X_REF, Y_REF[:, :1])
     with pytest.raises(ValueError, match=r"Expected `target` values in \[0, 1\] or ignore_index=-100, but got 2 at row 1, column 0\."):  # fmt: skip
         asymmetric_loss(X_REF, Y_REF * torch.tensor([[1.0], [2.0]]))

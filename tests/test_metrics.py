@@ -621,7 +621,9 @@ def test_sync_free_counts_equal_bincount(problem: GroupedProblem) -> None:
     flat = starts + t * sizes + p
     valid = t != ignore
     expected = torch.bincount(flat[valid], minlength=total)
-    assert torch.equal(_sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected)
+    assert torch.equal(
+        _sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected
+    )
     assert torch.equal(confusion_counts(p, t, groups, ignore_index=ignore), expected)
 
 

@@ -83,7 +83,13 @@ def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
     counts = [5, 1, 3, 3, 0]
     value = {"list": counts, "numpy": np.array(counts), "tensor": torch.tensor(counts)}[form]
     assert minority_attributes(value, count_threshold=3).tolist() == [False, True, True, True, True]
-    assert minority_attributes(value, count_threshold=2.5).tolist() == [False, True, False, False, True]
+    assert minority_attributes(value, count_threshold=2.5).tolist() == [
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
     assert minority_attributes(value).tolist() == [False, True, False, False, True]  # mean 2.4
 
 
@@ -105,7 +111,12 @@ def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
         ),
         ([1.0, float("nan")], None, ValueError, r"Expected `counts` to be finite"),
         (torch.tensor([True, False]), None, TypeError, r"real dtype, but got torch.bool"),
-        ("abc", None, TypeError, r"Expected `counts` to be a torch.Tensor, numpy.ndarray or list, but got str"),
+        (
+            "abc",
+            None,
+            TypeError,
+            r"Expected `counts` to be a torch.Tensor, numpy.ndarray or list, but got str",
+        ),
         ([1, 2], "3", TypeError, r"Expected `count_threshold` to be a real number, but got str"),
     ],
 )

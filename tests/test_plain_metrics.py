@@ -100,7 +100,9 @@ def test_functional_metrics_match_sklearn(threshold, ignore: bool, seed: int) ->
     for fn, ref in ((label_recall, recall), (label_precision, precision), (label_f1_score, f1)):
         np.testing.assert_allclose(fn(probs, target, **kw, average="none"), ref, rtol=1e-12)
         assert fn(probs, target, **kw).item() == pytest.approx(np.mean(ref))
-    np.testing.assert_allclose(label_average_precision(probs, target, average="none"), ap, rtol=1e-5)
+    np.testing.assert_allclose(
+        label_average_precision(probs, target, average="none"), ap, rtol=1e-5
+    )
     assert label_average_precision(probs, target).item() == pytest.approx(np.mean(ap), rel=1e-5)
 
 
@@ -138,9 +140,17 @@ def test_scalar_threshold_matches_torchmetrics() -> None:
 def test_hard_predictions_equal_thresholded_probabilities() -> None:
     probs, target = problem(seed=2)
     hard = (probs > 0.5).int()
-    assert torch.equal(multilabel_confusion_matrix(hard, target), multilabel_confusion_matrix(probs, target))
-    assert torch.equal(multilabel_confusion_matrix(hard.bool(), target.bool()), multilabel_confusion_matrix(probs, target))
-    assert torch.equal(multilabel_confusion_matrix(probs, target.float()), multilabel_confusion_matrix(probs, target))
+    assert torch.equal(
+        multilabel_confusion_matrix(hard, target), multilabel_confusion_matrix(probs, target)
+    )
+    assert torch.equal(
+        multilabel_confusion_matrix(hard.bool(), target.bool()),
+        multilabel_confusion_matrix(probs, target),
+    )
+    assert torch.equal(
+        multilabel_confusion_matrix(probs, target.float()),
+        multilabel_confusion_matrix(probs, target),
+    )
 
 
 def test_constant_predictor_scores_one_half() -> None:
@@ -236,7 +246,9 @@ def test_metric_module_moves_its_threshold_and_resets() -> None:
     assert torch.isnan(metric.compute())
     metric.update(probs, target)
     torch.testing.assert_close(metric.compute(), first)
-    expected = mean_class_accuracy(probs, target, threshold=torch.tensor([0.2, 0.5, 0.7, 0.45, 0.6]))
+    expected = mean_class_accuracy(
+        probs, target, threshold=torch.tensor([0.2, 0.5, 0.7, 0.45, 0.6])
+    )
     torch.testing.assert_close(first, expected)
 
 
@@ -262,7 +274,9 @@ def test_grouped_label_scores_are_one_vs_rest_per_group() -> None:
     groups = AttributeGroups([3, 2])
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(50, 5, generator=g)
-    target = torch.stack([torch.randint(0, 3, (50,), generator=g), torch.randint(0, 2, (50,), generator=g)], 1)
+    target = torch.stack(
+        [torch.randint(0, 3, (50,), generator=g), torch.randint(0, 2, (50,), generator=g)], 1
+    )
     pred = groups.argmax(logits)
     expected_f1 = np.concatenate([
         skm.f1_score(target[:, k], pred[:, k], labels=list(range(size)), average=None, zero_division=0)
@@ -270,12 +284,15 @@ def test_grouped_label_scores_are_one_vs_rest_per_group() -> None:
     ])  # fmt: skip
     np.testing.assert_allclose(label_f1_score(logits, target, groups, average="none"), expected_f1)
     np.testing.assert_allclose(
-        label_recall(logits, target, groups, average="none"), per_class_accuracy(logits, target, groups)
+        label_recall(logits, target, groups, average="none"),
+        per_class_accuracy(logits, target, groups),
     )
     probs = torch.cat([s.softmax(-1) for s in groups.split(logits)], 1)
     one_hot = groups.to_one_hot(target).numpy()
     expected_ap = skm.average_precision_score(one_hot, probs.numpy(), average=None)
-    np.testing.assert_allclose(label_average_precision(logits, target, groups, average="none"), expected_ap, rtol=1e-5)
+    np.testing.assert_allclose(
+        label_average_precision(logits, target, groups, average="none"), expected_ap, rtol=1e-5
+    )
     metric = LabelAveragePrecision(groups)
     metric.update(logits[:20], target[:20])
     metric.update(logits[20:], target[20:])

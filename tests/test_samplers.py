@@ -134,7 +134,9 @@ def test_a_per_step_scheduler_runs_every_epoch() -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=0.1)
     epochs = 8
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=epochs * len(loader))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=epochs * len(loader)
+    )
     steps = 0
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
@@ -152,7 +154,9 @@ def test_two_processes_take_equal_fixed_length_shards(tmp_path) -> None:
     from _helpers.ddp import sampler_worker
 
     rng = np.random.default_rng(0)
-    target = torch.from_numpy((rng.random((101, 6)) < [0.6, 0.3, 0.1, 0.05, 0.5, 0.02]).astype(np.int64))
+    target = torch.from_numpy(
+        (rng.random((101, 6)) < [0.6, 0.3, 0.1, 0.05, 0.5, 0.02]).astype(np.int64)
+    )
     epochs = 4
     mp.spawn(sampler_worker, args=(2, str(tmp_path / "store"), target, epochs, 7, str(tmp_path)),
              nprocs=2, join=True)  # fmt: skip
@@ -166,7 +170,11 @@ def test_two_processes_take_equal_fixed_length_shards(tmp_path) -> None:
         together = results[0]["seen"][epoch] + results[1]["seen"][epoch]
         padded = full + full[: len(together) - len(full)]
         assert Counter(together) == Counter(padded)
-    assert results[0]["len_sampler"] == results[1]["len_sampler"] == math.ceil(reference.epoch_size / 2)
+    assert (
+        results[0]["len_sampler"]
+        == results[1]["len_sampler"]
+        == math.ceil(reference.epoch_size / 2)
+    )
 
 
 def test_replacement_frequencies_are_proportional_to_factors() -> None:
@@ -224,7 +232,8 @@ def test_shards_are_disjoint_and_complete(num_replicas: int, drop_last: bool) ->
 def test_padding_when_the_list_is_shorter_than_the_ranks() -> None:
     target = torch.tensor([[0, 0], [1, 1]])
     shards = [
-        MinorityOversampler(target, GROUPS, frequency_threshold=0.5, num_replicas=5, rank=k) for k in range(5)
+        MinorityOversampler(target, GROUPS, frequency_threshold=0.5, num_replicas=5, rank=k)
+        for k in range(5)
     ]
     size = len(shards[0].epoch_indices())
     assert size == 2

@@ -68,7 +68,9 @@ def test_effective_number_matches_cui_formula(beta):
 
 def test_effective_number_tends_to_inverse_frequency():
     counts = torch.tensor([10, 100, 1000])
-    weights = class_weights(counts, AttributeGroups([3]), strategy="effective_number", beta=1 - 1e-9)
+    weights = class_weights(
+        counts, AttributeGroups([3]), strategy="effective_number", beta=1 - 1e-9
+    )
     inverse = 1 / counts.double()
     torch.testing.assert_close(weights.double(), inverse / inverse.sum() * 3, rtol=1e-5, atol=0)
 
@@ -95,7 +97,9 @@ def test_priors_normalise_within_groups():
         torch.testing.assert_close(priors[s], FASHION_COUNTS[s] / FASHION_COUNTS[s].sum())
     smoothed = class_priors(torch.tensor([3, 0, 1, 1, 0]), AttributeGroups([2, 3]), smoothing=1.0)
     torch.testing.assert_close(smoothed, torch.tensor([0.8, 0.2, 0.4, 0.4, 0.2]))
-    torch.testing.assert_close(class_priors([1, 3], AttributeGroups([2])), torch.tensor([0.25, 0.75]))
+    torch.testing.assert_close(
+        class_priors([1, 3], AttributeGroups([2])), torch.tensor([0.25, 0.75])
+    )
 
 
 def test_zero_count_errors_name_the_attribute():

@@ -246,6 +246,25 @@ def _tune_plain(
     )
 
 
+def _attribute_scores(
+    logits: torch.Tensor,
+    hard: torch.Tensor,
+    groups: AttributeGroups,
+    priors: Any,
+    tau: torch.Tensor,
+    metric: str,
+    ignore_index: int,
+) -> torch.Tensor:
+    """Per-attribute metric ``(C,)`` with strengths ``tau`` ``(G,)`` (NaN: attribute unseen)."""
+    from imbalml.functional.metrics import label_scores_from_counts
+
+    adjusted = adjust_logits(logits, groups, priors=priors, tau=tau)
+    counts = confusion_counts(adjusted, hard, groups, ignore_index=ignore_index)
+    if metric == "f1":
+        return label_scores_from_counts(counts, groups, "f1")
+    return per_class_from_counts(counts, groups)
+
+
 def _group_scores(
     logits: torch.Tensor,
     hard: torch.Tensor,
@@ -255,16 +274,13 @@ def _group_scores(
     metric: str,
     ignore_index: int,
 ) -> torch.Tensor:
-    """Per-group metric ``(G,)`` with strengths ``tau`` ``(G,)``."""
-    from imbalml.functional.metrics import label_scores_from_counts
+    """Per group, the summed metric of its attributes ``(G,)``: its share of the overall mean.
 
-    adjusted = adjust_logits(logits, groups, priors=priors, tau=tau)
-    counts = confusion_counts(adjusted, hard, groups, ignore_index=ignore_index)
-    if metric == "f1":
-        per_attribute = label_scores_from_counts(counts, groups, "f1")
-        return torch.stack([s.mean() for s in groups.split(per_attribute)])
-    recall = per_class_from_counts(counts, groups)
-    return torch.stack([s.nanmean() for s in groups.split(recall)])
+    A group's strength moves only its own attributes' scores, so maximising each group's sum
+    maximises the overall mean (the metric itself: mean over attributes).
+    """
+    scores = _attribute_scores(logits, hard, groups, priors, tau, metric, ignore_index)
+    return torch.stack([torch.nan_to_num(s, nan=0.0).sum() for s in groups.split(scores)])
 
 
 def _tune_grouped(
@@ -292,15 +308,18 @@ def _tune_grouped(
         [_group_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index)
          for v in t.tolist()]
     )  # fmt: skip  # (T, G)
-    macro = torch.nan_to_num(per_group, nan=0.0).mean(1)
-    anchor = float(_best(macro[:, None], t, 0.0)[0])
+    overall_t = torch.tensor(
+        [float(_attribute_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index).nanmean())
+         for v in t.tolist()]
+    )  # fmt: skip
+    anchor = float(_best(overall_t[:, None], t, 0.0)[0])
     own = _best(per_group, t, anchor)
     one_hot = groups.to_one_hot(hard, ignore_index=ignore_index, dtype=torch.long)
     support = torch.stack([s.sum(0).min() for s in groups.split(one_hot)])
     tau = _shrink(own, anchor, support, min_positives, k).float()
 
     def overall(values: torch.Tensor) -> float:
-        scores = _group_scores(logits, hard, groups, priors, values, metric, ignore_index)
+        scores = _attribute_scores(logits, hard, groups, priors, values, metric, ignore_index)
         return float(scores.nanmean())
 
     return TunedThresholds(
