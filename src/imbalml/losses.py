@@ -411,10 +411,10 @@ class GroupedCrossEntropyLoss(nn.Module):
 
 
 class WeightedCrossEntropyLoss(GroupedCrossEntropyLoss):
-    r""":class:`GroupedCrossEntropyLoss` with required per-attribute weights ``(C,)``.
+    r""":class:`~imbalml.GroupedCrossEntropyLoss` with required per-attribute weights ``(C,)``.
 
     See :func:`imbalml.functional.weighted_cross_entropy`. Arguments are those of
-    :class:`GroupedCrossEntropyLoss`, except that ``weight`` must be given.
+    :class:`~imbalml.GroupedCrossEntropyLoss`, except that ``weight`` must be given.
 
     Raises:
         TypeError: If ``weight`` is ``None``.

@@ -99,7 +99,7 @@ class _ConfusionMetric(Metric):
         self.add_state("confmat", default=default, dist_reduce_fx="sum")
 
     def update(self, preds: Any, target: Any) -> None:
-        """Add a batch (see :mod:`imbalml.functional.metrics` for the accepted forms)."""
+        """Add a batch (the forms of :func:`imbalml.functional.mean_class_accuracy`)."""
         counts = _counts(
             preds, target, self.groups, self.threshold, self.ignore_index, self.validate_args
         )

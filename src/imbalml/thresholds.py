@@ -44,13 +44,13 @@ from imbalml.groups import AttributeGroups
 
 __all__ = ["TUNING_METRICS", "TunedThresholds", "tune_thresholds"]
 
-#: The metrics :func:`tune_thresholds` can maximise.
+#: The metrics :func:`~imbalml.tune_thresholds` can maximise.
 TUNING_METRICS = ("f1", "mean_class_accuracy")
 
 
 @dataclass(frozen=True)
 class TunedThresholds:
-    """The result of :func:`tune_thresholds`.
+    """The result of :func:`~imbalml.tune_thresholds`.
 
     Attributes:
         thresholds: Plain multi-label: the probability threshold of each label ``(C,)``

@@ -28,7 +28,7 @@ _INSTALL = (
 
 @dataclass(frozen=True)
 class StratifiedSplit:
-    """The result of :func:`stratified_split`.
+    """The result of :func:`~imbalml.stratified_split`.
 
     Attributes:
         train: Sorted long tensor of the training indices.
