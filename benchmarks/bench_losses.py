@@ -58,11 +58,11 @@ def make_cases(
             x, multi_hot, reduction="sum", detach_focal_weight=True, **fast
         ),
         "asymmetric_loss grouped": lambda: asymmetric_loss(
-            x, hard, groups=GROUPS, reduction="sum", **fast
+            x, hard, GROUPS, reduction="sum", **fast
         ),
         "focal_loss sigmoid": lambda: focal_loss(x, multi_hot, reduction="sum", **fast),
         "dice_loss sigmoid": lambda: dice_loss(x, multi_hot, **fast),
-        "dice_loss grouped": lambda: dice_loss(x, hard, groups=GROUPS, **fast),
+        "dice_loss grouped": lambda: dice_loss(x, hard, GROUPS, **fast),
         "weighted_cross_entropy": lambda: weighted_cross_entropy(
             x, hard, GROUPS, weight=weight, **fast
         ),

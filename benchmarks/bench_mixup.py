@@ -81,7 +81,9 @@ def main() -> None:
     )
     images = [torch.randn(3, 224, 224, generator=g) for _ in range(n)]
     batch = list(zip(images, labels))
-    share = minority_mask(labels, GROUPS, minority_attributes(COUNTS)).float().mean().item()
+    share = (
+        minority_mask(labels, GROUPS, minority=minority_attributes(COUNTS)).float().mean().item()
+    )
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {n}x3x224x224 float32"
     )

@@ -63,6 +63,7 @@ imbalml_api_modules = [
     "imbalml.metrics",
     "imbalml.mixup",
     "imbalml.samplers",
+    "imbalml.thresholds",
     "imbalml.weights",
     "imbalml.data",
     "imbalml.models",

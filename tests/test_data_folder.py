@@ -465,7 +465,7 @@ def test_write_read_round_trip(tmp_path_factory: pytest.TempPathFactory, rows: l
             "integer attribute indices of shape (N, G), but got dtype torch.float32",
         ),
         (torch.zeros(2, 6, dtype=torch.bool), TypeError, "but got dtype torch.bool"),
-        ([[0, 1]], TypeError, "`preds` to be a torch.Tensor or numpy.ndarray, but got list"),
+        ("01", TypeError, "`preds` to be a torch.Tensor, numpy.ndarray or list, but got str"),
         (
             torch.zeros(6, dtype=torch.long),
             ValueError,

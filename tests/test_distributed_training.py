@@ -67,8 +67,7 @@ OPTIONS = [*TINY, "--epochs", "1", "--oversample", "true", "--mixup", "none", "-
            "--head-dropout", "0", "--on-nonfinite", "skip"]  # fmt: skip
 NAN_STEP = 2
 OUTPUTS = {"config.yaml", "history.csv", "best_score.pt", "best_loss.pt", "last.pt",
-           "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt",
-           "summary.json"}  # fmt: skip
+           "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt", "summary.json"}  # fmt: skip
 
 
 def free_port() -> int:

@@ -45,7 +45,8 @@ def finished_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> t
 def test_outputs_exist_and_are_well_formed(finished_run: tuple[Path, dict], tiny_root: Path) -> None:
     out, summary = finished_run
     for name in ("config.yaml", "history.csv", "best_score.pt", "best_loss.pt", "last.pt",
-                 "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt"):
+                 "label_distribution.png", "loss.png", "score.png", "val_report.json", "prediction.txt",
+                 "summary.json"):
         assert (out / name).is_file(), name
     for name in ("label_distribution.png", "loss.png", "score.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,6 +71,8 @@ def test_outputs_exist_and_are_well_formed(finished_run: tuple[Path, dict], tiny
         assert len(values) == 6 and all(0 <= v < k for v, k in zip(values, sizes))
     assert summary["best_score_epoch"] in (1, 2)
     assert summary["majority_baseline"] == pytest.approx(6 / 26)
+    written = json.loads((out / "summary.json").read_text())  # what main() returned, with its time
+    assert written["best_score"] == summary["best_score"] and written["seconds"] > 0
 
 
 def test_checkpoints_are_self_describing(finished_run: tuple[Path, dict]) -> None:

@@ -137,7 +137,7 @@ def test_to_one_hot_ignore_index_gives_zero_segment_and_keeps_other_groups() -> 
         [1, 0, 1, 0, 0, 0, 0],
     ]
     assert groups.to_one_hot(target).tolist() == expected
-    assert groups.to_one_hot(target, validate=False).tolist() == expected
+    assert groups.to_one_hot(target, validate_args=False).tolist() == expected
 
 
 def test_to_one_hot_custom_ignore_index_dtype_and_numpy() -> None:
@@ -225,9 +225,11 @@ def test_argmax_wrong_shape_and_dtype() -> None:
     ):
         groups.argmax(torch.zeros(4, 5, dtype=torch.long))
     with pytest.raises(
-        TypeError, match=r"Expected `scores` to be a torch.Tensor or numpy.ndarray, but got list\."
+        TypeError,
+        match=r"Expected `scores` to be a torch.Tensor, numpy.ndarray or list, but got str\.",
     ):
-        groups.argmax([[0.0] * 5])
+        groups.argmax("0.0")
+    assert groups.argmax([[0.0, 1.0, 0.0, 2.0, 0.0]]).tolist() == [[1, 1]]  # lists are arrays
 
 
 # ---------------------------------------------------------------------------------- from_assignments
@@ -447,7 +449,12 @@ def test_non_integer_target_dtype(dtype: torch.dtype) -> None:
     groups = AttributeGroups([3, 2])
     with pytest.raises(
         TypeError,
-        match=rf"Expected `indices` with integer attribute indices of shape \(N, G\), but got dtype {dtype}\.",
+        match=(
+            rf"but got {dtype} of shape \(4, 2\): hard labels must have an integer dtype \(use "
+            r"`indices.long\(\)`\)"
+            if dtype.is_floating_point
+            else rf"Expected `indices` with integer attribute indices of shape \(N, G\), but got dtype {dtype}\."
+        ),
     ):
         groups.to_one_hot(torch.zeros(4, 2, dtype=dtype))
 
@@ -455,9 +462,11 @@ def test_non_integer_target_dtype(dtype: torch.dtype) -> None:
 def test_target_type_errors() -> None:
     groups = AttributeGroups([3, 2])
     with pytest.raises(
-        TypeError, match=r"Expected `indices` to be a torch.Tensor or numpy.ndarray, but got list\."
+        TypeError,
+        match=r"Expected `indices` to be a torch.Tensor, numpy.ndarray or list, but got int\.",
     ):
-        groups.to_one_hot([[0, 1]])
+        groups.to_one_hot(3)
+    assert groups.to_one_hot([[0, 1]]).tolist() == [[1.0, 0.0, 0.0, 0.0, 1.0]]  # lists are arrays
     with pytest.raises(
         TypeError, match=r"Expected `indices` to be a numeric array, but got dtype=object\."
     ):
@@ -472,10 +481,10 @@ def test_argmax_without_validation_skips_only_the_nan_check() -> None:
         ValueError, match="Expected `scores` without NaN, but got nan at row 1, column 1"
     ):
         groups.argmax(scores)
-    fast = groups.argmax(scores, validate=False)
+    fast = groups.argmax(scores, validate_args=False)
     assert fast.tolist() == [[1, 2], [1, 1]]  # the NaN's index in its group
     with pytest.raises(ValueError, match=r"Expected `scores` of shape \(N, C\)"):
-        groups.argmax(scores[:, :4], validate=False)
+        groups.argmax(scores[:, :4], validate_args=False)
 
 
 def test_device_constants_are_built_once_per_device() -> None:

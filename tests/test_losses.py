@@ -18,6 +18,7 @@ from imbalml import (
     AsymmetricLoss,
     AttributeGroups,
     DiceLoss,
+    GroupedCrossEntropyLoss,
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
     class_priors,
@@ -28,9 +29,9 @@ from imbalml.functional import (
     asymmetric_loss,
     dice_loss,
     focal_loss,
+    grouped_cross_entropy,
     grouped_softmax,
     logit_adjusted_cross_entropy,
-    weighted_cross_entropy,
 )
 
 GROUPS = AttributeGroups([3, 2, 4])
@@ -256,10 +257,10 @@ def test_grouped_asl_keeps_precision_for_confident_groups():
     negative = torch.tensor([[1, 1], [0, 0]])  # the confident attributes are wrong ...
     positive = torch.tensor([[0, 0], [1, 1]])  # ... or right
     for y in (negative, positive):
-        loss = asymmetric_loss(x, y, groups=groups, reduction="none", **kwargs)
+        loss = asymmetric_loss(x, y, groups, reduction="none", **kwargs)
         exact = _np_asl(x, groups.to_one_hot(y), sizes=groups.sizes, **kwargs)
         torch.testing.assert_close(loss.double(), torch.from_numpy(exact), rtol=2e-6, atol=1e-12)
-    loss = asymmetric_loss(x, positive, groups=groups, reduction="none", **kwargs)
+    loss = asymmetric_loss(x, positive, groups, reduction="none", **kwargs)
     assert loss[0, 0].item() == pytest.approx(np.log1p(np.exp(-12) + np.exp(-15)), rel=1e-5)
     assert loss[1, 1].item() == pytest.approx(np.log1p(np.exp(-20) + np.exp(-19)), rel=1e-5)
 
@@ -279,7 +280,7 @@ def test_grouped_asl_detached_weight_matches_autograd_reference():
     x = torch.randn(8, GROUPS.num_attributes, generator=gen, dtype=torch.float64)
     y = _soft_target(8, GROUPS, gen).double()
     ours_x = x.clone().requires_grad_()
-    asymmetric_loss(ours_x, y, groups=GROUPS, detach_focal_weight=True, reduction="sum").backward()
+    asymmetric_loss(ours_x, y, GROUPS, detach_focal_weight=True, reduction="sum").backward()
     # Reference: the report's code, p from the grouped softmax, weight computed without grad.
     ref_x = x.clone().requires_grad_()
     p = grouped_softmax(ref_x, GROUPS)
@@ -300,7 +301,7 @@ def test_asl_gradcheck_float64(groups):
 
     def fn(inp):
         return asymmetric_loss(
-            inp, y, groups=groups, gamma_pos=1.5, gamma_neg=3.0, clip=0.05, reduction="none"
+            inp, y, groups, gamma_pos=1.5, gamma_neg=3.0, clip=0.05, reduction="none"
         )
 
     assert torch.autograd.gradcheck(fn, (x,))
@@ -312,12 +313,12 @@ def test_asl_target_gradient_uses_autograd(groups):
     x = torch.randn(4, GROUPS.num_attributes, generator=gen, dtype=torch.float64)
     y = _soft_target(4, GROUPS, gen).double().requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda t: asymmetric_loss(x, t, groups=groups, gamma_pos=1.0, reduction="sum"), (y,)
+        lambda t: asymmetric_loss(x, t, groups, gamma_pos=1.0, reduction="sum"), (y,)
     )
     # The input gradient is the same with and without a differentiable target.
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    asymmetric_loss(x1, y, groups=groups, reduction="sum").backward()
-    asymmetric_loss(x2, y.detach(), groups=groups, reduction="sum").backward()
+    asymmetric_loss(x1, y, groups, reduction="sum").backward()
+    asymmetric_loss(x2, y.detach(), groups, reduction="sum").backward()
     torch.testing.assert_close(x1.grad, x2.grad)
 
 
@@ -346,7 +347,7 @@ def test_fused_gradient_equals_autograd_path(groups, gamma_pos, gamma_neg, clip,
         for target in (y, y.clone().requires_grad_()):
             xi = x.clone().requires_grad_()
             loss = asymmetric_loss(
-                xi, target, groups=groups, detach_focal_weight=detach, reduction="none", **kwargs
+                xi, target, groups, detach_focal_weight=detach, reduction="none", **kwargs
             )
             (loss * torch.linspace(0.5, 2, loss.numel(), dtype=loss.dtype).view_as(loss)).sum().backward()  # fmt: skip
             results.append((loss.detach(), xi.grad))
@@ -365,7 +366,7 @@ def test_asl_second_derivatives_match_autograd(groups):
     hvps = []
     for target in (y, y.clone().requires_grad_()):
         xi = x.clone().requires_grad_()
-        loss = asymmetric_loss(xi, target, groups=groups, gamma_pos=1.0, clip=0.05)
+        loss = asymmetric_loss(xi, target, groups, gamma_pos=1.0, clip=0.05)
         (grad,) = torch.autograd.grad(loss, xi, create_graph=True)
         (hvp,) = torch.autograd.grad((grad * v).sum(), xi)
         hvps.append(hvp)
@@ -402,7 +403,7 @@ def test_grouped_asl_without_focusing_is_bce_on_grouped_softmax(x, y):
     segments = [(s, s.sum(1, keepdim=True)) for s in GROUPS.split(y)]
     y = torch.cat([torch.where(t > 0, s / t, 1 / s.shape[1]) for s, t in segments], 1)
     kwargs = {"gamma_pos": 0.0, "gamma_neg": 0.0, "clip": 0.0, "eps": 0.0}
-    loss = asymmetric_loss(x, y, groups=GROUPS, reduction="none", **kwargs)
+    loss = asymmetric_loss(x, y, GROUPS, reduction="none", **kwargs)
     expected = F.binary_cross_entropy(grouped_softmax(x, GROUPS), y, reduction="none")
     torch.testing.assert_close(loss, expected)
 
@@ -428,9 +429,9 @@ def test_grouped_losses_are_shift_invariant_per_group(x, seed, shift):
     shifted = x.clone()
     shifted[:, GROUPS.slices[1]] += shift
     for fn in (asymmetric_loss, dice_loss):
-        torch.testing.assert_close(fn(shifted, target, groups=GROUPS), fn(x, target, groups=GROUPS))
+        torch.testing.assert_close(fn(shifted, target, GROUPS), fn(x, target, GROUPS))
     torch.testing.assert_close(
-        weighted_cross_entropy(shifted, target, GROUPS), weighted_cross_entropy(x, target, GROUPS)
+        grouped_cross_entropy(shifted, target, GROUPS), grouped_cross_entropy(x, target, GROUPS)
     )
 
 
@@ -447,12 +448,12 @@ def test_grouped_mean_counts_only_labelled_groups():
     x = torch.randn(6, GROUPS.num_attributes, generator=gen)
     target = _hard_target(6, GROUPS, gen)
     target[:, 0] = -100
-    none = asymmetric_loss(x, target, groups=GROUPS, reduction="none")
+    none = asymmetric_loss(x, target, GROUPS, reduction="none")
     assert bool((none[:, :3] == 0).all())
-    torch.testing.assert_close(asymmetric_loss(x, target, groups=GROUPS), none.sum() / (6 * 6))
+    torch.testing.assert_close(asymmetric_loss(x, target, GROUPS), none.sum() / (6 * 6))
     all_missing = torch.full_like(target, -100)
     x.requires_grad_()
-    loss = asymmetric_loss(x, all_missing, groups=GROUPS)
+    loss = asymmetric_loss(x, all_missing, GROUPS)
     loss.backward()
     assert loss.item() == 0.0 and bool((x.grad == 0).all())
 
@@ -465,9 +466,7 @@ def test_validate_args_false_gives_same_result():
     target = _hard_target(6, GROUPS, gen, missing=0.2)
     for groups, t in ((None, y), (GROUPS, target)):
         for fn in (asymmetric_loss, dice_loss):
-            torch.testing.assert_close(
-                fn(x, t, groups=groups, validate_args=False), fn(x, t, groups=groups)
-            )
+            torch.testing.assert_close(fn(x, t, groups, validate_args=False), fn(x, t, groups))
 
 
 def test_integer_multi_hot_target_in_sigmoid_form():
@@ -492,14 +491,14 @@ def test_extreme_low_precision_logits_give_finite_loss_and_grad(dtype, groups):
     else:
         target = _hard_target(8, groups, gen)
     fns = [
-        lambda: asymmetric_loss(x, target, groups=groups),
-        lambda: asymmetric_loss(x, target, groups=groups, clip=0.0, eps=0.0),
-        lambda: asymmetric_loss(x, target, groups=groups, detach_focal_weight=True),
-        lambda: focal_loss(x, target, groups=groups),
-        lambda: dice_loss(x, target, groups=groups),
+        lambda: asymmetric_loss(x, target, groups),
+        lambda: asymmetric_loss(x, target, groups, clip=0.0, eps=0.0),
+        lambda: asymmetric_loss(x, target, groups, detach_focal_weight=True),
+        lambda: focal_loss(x, target, groups),
+        lambda: dice_loss(x, target, groups),
     ]
     if groups is not None:
-        fns.append(lambda: weighted_cross_entropy(x, target, groups, label_smoothing=0.1))
+        fns.append(lambda: grouped_cross_entropy(x, target, groups, label_smoothing=0.1))
         priors = class_priors(torch.arange(1, 27), groups)
         fns.append(lambda: logit_adjusted_cross_entropy(x, target, groups, priors=priors))
     for fn in fns:
@@ -524,15 +523,13 @@ def test_cpu_autocast_bfloat16(groups):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits = layer(features)
         assert logits.dtype == torch.bfloat16
-        loss = asymmetric_loss(logits, target, groups=groups) + dice_loss(
-            logits, target, groups=groups
-        )
+        loss = asymmetric_loss(logits, target, groups) + dice_loss(logits, target, groups)
     loss.backward()
     assert bool(torch.isfinite(loss))
     assert bool(torch.isfinite(layer.weight.grad).all())
     with torch.no_grad():
-        exact = asymmetric_loss(logits.float(), target, groups=groups)
-    torch.testing.assert_close(asymmetric_loss(logits, target, groups=groups).detach(), exact)
+        exact = asymmetric_loss(logits.float(), target, groups)
+    torch.testing.assert_close(asymmetric_loss(logits, target, groups).detach(), exact)
 
 
 def test_detached_focal_weight_never_changes_grad_mode():
@@ -589,10 +586,10 @@ def test_dice_matches_float64_reference(groups, soft, smooth):
         y, mask = groups.to_one_hot(target), _expand_mask(target, groups)
     sizes = None if groups is None else groups.sizes
     exact = _np_dice(x, y, sizes=sizes, smooth=smooth, mask=mask)
-    none = dice_loss(x, target, groups=groups, smooth=smooth, reduction="none")
+    none = dice_loss(x, target, groups, smooth=smooth, reduction="none")
     torch.testing.assert_close(none.double(), torch.from_numpy(exact), rtol=1e-5, atol=1e-6)
     present = (y * (1 if mask is None else torch.from_numpy(mask).float())).sum(0) > 0
-    mean = dice_loss(x, target, groups=groups, smooth=smooth)
+    mean = dice_loss(x, target, groups, smooth=smooth)
     assert mean.item() == pytest.approx(exact.sum() / int(present.sum()), rel=1e-5)
 
 
@@ -631,7 +628,7 @@ def test_weighted_ce_per_group_equals_torch(reduction, label_smoothing, weighted
     x = torch.randn(12, FASHION.num_attributes, generator=gen)
     target = _hard_target(12, FASHION, gen, missing=0.25)
     weight = torch.rand(FASHION.num_attributes, generator=gen) * 3 if weighted else None
-    ours = weighted_cross_entropy(
+    ours = grouped_cross_entropy(
         x,
         target,
         FASHION,
@@ -650,12 +647,12 @@ def test_weighted_ce_per_group_equals_torch(reduction, label_smoothing, weighted
             reduction=reduction,
         )
         torch.testing.assert_close(ours[..., g], expected)
-    total = weighted_cross_entropy(
+    total = grouped_cross_entropy(
         x, target, FASHION, weight=weight, label_smoothing=label_smoothing, reduction=reduction
     )
     torch.testing.assert_close(total, ours.sum(-1))
-    mean = weighted_cross_entropy(x, target, FASHION, group_reduction="mean", reduction=reduction)
-    plain = weighted_cross_entropy(x, target, FASHION, group_reduction="none", reduction=reduction)
+    mean = grouped_cross_entropy(x, target, FASHION, group_reduction="mean", reduction=reduction)
+    plain = grouped_cross_entropy(x, target, FASHION, group_reduction="none", reduction=reduction)
     torch.testing.assert_close(mean, plain.mean(-1))
 
 
@@ -667,8 +664,8 @@ def test_weighted_ce_one_hot_soft_equals_hard(label_smoothing):
     weight = torch.rand(FASHION.num_attributes, generator=gen) + 0.1
     for reduction in ("mean", "sum", "none"):
         kwargs = {"weight": weight, "label_smoothing": label_smoothing, "reduction": reduction}
-        hard = weighted_cross_entropy(x, target, FASHION, **kwargs)
-        soft = weighted_cross_entropy(x, FASHION.to_one_hot(target), FASHION, **kwargs)
+        hard = grouped_cross_entropy(x, target, FASHION, **kwargs)
+        soft = grouped_cross_entropy(x, FASHION.to_one_hot(target), FASHION, **kwargs)
         torch.testing.assert_close(hard, soft)
 
 
@@ -679,9 +676,7 @@ def test_weighted_ce_soft_targets_match_formula():
     y[2, 3:5] = 0.0  # missing label in group 1
     w = torch.rand(GROUPS.num_attributes, generator=gen, dtype=torch.float64) + 0.5
     eps = 0.1
-    out = weighted_cross_entropy(
-        x, y, GROUPS, weight=w, label_smoothing=eps, group_reduction="none"
-    )
+    out = grouped_cross_entropy(x, y, GROUPS, weight=w, label_smoothing=eps, group_reduction="none")
     for g, cols in enumerate(GROUPS.slices):
         valid = y[:, cols].sum(1) > 0
         logp = torch.log_softmax(x[valid][:, cols], 1)
@@ -696,7 +691,7 @@ def test_weighted_ce_group_without_labels_contributes_zero():
     x = torch.randn(4, GROUPS.num_attributes, generator=_gen(21), requires_grad=True)
     target = _hard_target(4, GROUPS, _gen(22))
     target[:, 2] = -100
-    out = weighted_cross_entropy(x, target, GROUPS, group_reduction="none")
+    out = grouped_cross_entropy(x, target, GROUPS, group_reduction="none")
     assert out[2].item() == 0.0 and bool(torch.isfinite(out).all())
     out.sum().backward()
     assert bool(torch.isfinite(x.grad).all()) and bool((x.grad[:, 5:] == 0).all())
@@ -724,10 +719,10 @@ def test_adjust_logits_is_posthoc_correction():
     groups = AttributeGroups([2, 3])
     logits = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0]])
     priors = torch.tensor([0.9, 0.1, 0.2, 0.3, 0.5])
-    out = adjust_logits(logits, priors, groups, tau=0.5)
+    out = adjust_logits(logits, groups, priors=priors, tau=0.5)
     torch.testing.assert_close(out, logits - 0.5 * priors.log())
-    assert groups.argmax(adjust_logits(logits, priors, groups)).tolist() == [[1, 0]]
-    half = adjust_logits(logits.half(), priors, groups)
+    assert groups.argmax(adjust_logits(logits, groups, priors=priors)).tolist() == [[1, 0]]
+    half = adjust_logits(logits.half(), groups, priors=priors)
     assert half.dtype == torch.float16
 
 
@@ -742,17 +737,17 @@ def _module_cases():
     return [
         (
             AsymmetricLoss(GROUPS, gamma_pos=0.0, clip=0.1),
-            lambda x, t: asymmetric_loss(x, t, groups=GROUPS, gamma_pos=0.0, clip=0.1),
+            lambda x, t: asymmetric_loss(x, t, GROUPS, gamma_pos=0.0, clip=0.1),
         ),  # fmt: skip
         (AsymmetricLoss(reduction="sum"), lambda x, t: asymmetric_loss(x, t, reduction="sum")),
-        (DiceLoss(GROUPS, smooth=0.5), lambda x, t: dice_loss(x, t, groups=GROUPS, smooth=0.5)),
+        (DiceLoss(GROUPS, smooth=0.5), lambda x, t: dice_loss(x, t, GROUPS, smooth=0.5)),
         (DiceLoss(reduction="none"), lambda x, t: dice_loss(x, t, reduction="none")),
         (
             WeightedCrossEntropyLoss(GROUPS, weight=weight, label_smoothing=0.1),
-            lambda x, t: weighted_cross_entropy(x, t, GROUPS, weight=weight, label_smoothing=0.1),
+            lambda x, t: grouped_cross_entropy(x, t, GROUPS, weight=weight, label_smoothing=0.1),
         ),  # fmt: skip
         (
-            LogitAdjustedCrossEntropyLoss(GROUPS, priors, tau=1.5),
+            LogitAdjustedCrossEntropyLoss(GROUPS, priors=priors, tau=1.5),
             lambda x, t: logit_adjusted_cross_entropy(x, t, GROUPS, priors=priors, tau=1.5),
         ),  # fmt: skip
     ]
@@ -794,9 +789,9 @@ def test_module_buffers_follow_state_dict_and_dtype():
     weight[0] = 100.0  # the module keeps its own copy
     assert wce.weight[0].item() == 1.0
     assert set(wce.state_dict()) == {"weight"}
-    la = LogitAdjustedCrossEntropyLoss(groups, priors).double()
+    la = LogitAdjustedCrossEntropyLoss(groups, priors=priors).double()
     assert la.priors.dtype == torch.float64 and set(la.state_dict()) == {"priors"}
-    assert set(WeightedCrossEntropyLoss(groups).state_dict()) == set()
+    assert set(GroupedCrossEntropyLoss(groups).state_dict()) == set()
     x = torch.zeros(2, 5, dtype=torch.float64)
     assert la(x, torch.tensor([[0, 1], [1, 2]])).dtype == torch.float64
 
@@ -818,7 +813,7 @@ def test_asl_argument_errors():
         asymmetric_loss(X_REF, Y_REF, reduction="avg")
     with pytest.raises(ValueError, match=r"Expected `input` of shape \(N, C\) \(one logit per attribute\), but got \(3,\)\."):  # fmt: skip
         asymmetric_loss(X_REF[0], Y_REF[0])
-    with pytest.raises(ValueError, match=r"Expected `target` of shape \(N, C\) like `input` = \(2, 3\), but got \(2, 1\)\."):  # fmt: skip
+    with pytest.raises(ValueError, match=r"Expected `target` of shape \(N, C\) like `input` = \(2, 3\) \(plain multi-label, groups=None\), but got \(2, 1\)\."):  # fmt: skip
         asymmetric_loss(X_REF, Y_REF[:, :1])
     with pytest.raises(ValueError, match=r"Expected `target` values in \[0, 1\] or ignore_index=-100, but got 2 at row 1, column 0\."):  # fmt: skip
         asymmetric_loss(X_REF, Y_REF * torch.tensor([[1.0], [2.0]]))
@@ -831,13 +826,13 @@ def test_asl_argument_errors():
 def test_grouped_argument_errors():
     x = torch.zeros(2, GROUPS.num_attributes)
     with pytest.raises(ValueError, match=r"Expected `target` of shape \(N, G\) = \(2, 3\) for 3 attribute groups, but got \(2, 2\)\."):  # fmt: skip
-        asymmetric_loss(x, torch.zeros(2, 2, dtype=torch.long), groups=GROUPS)
+        asymmetric_loss(x, torch.zeros(2, 2, dtype=torch.long), GROUPS)
     with pytest.raises(ValueError, match=r"Expected `input` of shape \(N, C\) = \(2, 9\) for 9 attributes in 3 groups, but got \(2, 8\)\."):  # fmt: skip
-        dice_loss(x[:, :8], torch.zeros(2, 3, dtype=torch.long), groups=GROUPS)
+        dice_loss(x[:, :8], torch.zeros(2, 3, dtype=torch.long), GROUPS)
     with pytest.raises(ValueError, match=r"Expected `target\[:, 1\]` \(group 'group1', 2 attributes\) in \[0, 1\] or ignore_index=-100, but got 2 at row 0\."):  # fmt: skip
-        weighted_cross_entropy(x, torch.tensor([[0, 2, 0], [0, 0, 0]]), GROUPS)
+        grouped_cross_entropy(x, torch.tensor([[0, 2, 0], [0, 0, 0]]), GROUPS)
     with pytest.raises(ValueError, match=r"Expected each group segment of `target` to sum to 1"):
-        asymmetric_loss(x, torch.full((2, 9), 0.5), groups=GROUPS)
+        asymmetric_loss(x, torch.full((2, 9), 0.5), GROUPS)
 
 
 def test_other_loss_argument_errors():
@@ -847,20 +842,20 @@ def test_other_loss_argument_errors():
     with pytest.raises(ValueError, match=r"Expected `eps` in \(0, inf\), but got 0\."):
         dice_loss(X_REF, Y_REF, eps=0.0)
     with pytest.raises(ValueError, match=r"Expected `weight` of shape \(C,\) = \(9,\), but got \(8,\)\."):  # fmt: skip
-        weighted_cross_entropy(x, target, GROUPS, weight=torch.ones(8))
+        grouped_cross_entropy(x, target, GROUPS, weight=torch.ones(8))
     with pytest.raises(ValueError, match=r"Expected `weight` >= 0 for every attribute, but got -1 at index 3 \(attribute 'group1/0'\)\."):  # fmt: skip
-        weighted_cross_entropy(x, target, GROUPS, weight=torch.tensor([1.0, 1, 1, -1, 1, 1, 1, 1, 1]))  # fmt: skip
+        grouped_cross_entropy(x, target, GROUPS, weight=torch.tensor([1.0, 1, 1, -1, 1, 1, 1, 1, 1]))  # fmt: skip
     with pytest.raises(ValueError, match=r"Expected `group_reduction` to be one of \('sum', 'mean', 'none'\), but got 'max'\."):  # fmt: skip
-        weighted_cross_entropy(x, target, GROUPS, group_reduction="max")
+        grouped_cross_entropy(x, target, GROUPS, group_reduction="max")
     with pytest.raises(ValueError, match=r"Expected `label_smoothing` in \[0, 1\], but got 1\.5\."):
-        weighted_cross_entropy(x, target, GROUPS, label_smoothing=1.5)
+        grouped_cross_entropy(x, target, GROUPS, label_smoothing=1.5)
     priors = torch.tensor([0.5, 0.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25])
     with pytest.raises(ValueError, match=r"Expected `priors` > 0 for every attribute, but got 0 at index 1 \(attribute 'group0/1'\)\."):  # fmt: skip
         logit_adjusted_cross_entropy(x, target, GROUPS, priors=priors)
     with pytest.raises(ValueError, match=r"Expected `tau` in \[0, inf\), but got -1\."):
-        adjust_logits(x, priors.clamp(min=0.1), GROUPS, tau=-1.0)
+        adjust_logits(x, GROUPS, priors=priors.clamp(min=0.1), tau=-1.0)
     with pytest.raises(ValueError, match=r"Expected `priors` of shape \(C,\) = \(9,\), but got \(3,\)\."):  # fmt: skip
-        adjust_logits(x, torch.ones(3), GROUPS)
+        adjust_logits(x, GROUPS, priors=torch.ones(3))
 
 
 def test_module_init_errors():
@@ -868,12 +863,12 @@ def test_module_init_errors():
         AsymmetricLoss(gamma_pos=-0.5)
     with pytest.raises(ValueError, match=r"Expected `reduction` to be one of"):
         DiceLoss(reduction="batchmean")
-    with pytest.raises(TypeError, match=r"Expected `groups` to be an imbalml\.AttributeGroups, but got NoneType\."):  # fmt: skip
-        WeightedCrossEntropyLoss(None)
+    with pytest.raises(TypeError, match=r"Expected `groups` to be an imbalml\.AttributeGroups \(this function needs the label layout; `groups=None`, plain multi-label, does not apply here\), but got None\."):  # fmt: skip
+        GroupedCrossEntropyLoss(None)
     with pytest.raises(ValueError, match=r"Expected `weight` of shape \(C,\) = \(9,\), but got \(2,\)\."):  # fmt: skip
         WeightedCrossEntropyLoss(GROUPS, weight=torch.ones(2))
     with pytest.raises(ValueError, match=r"Expected `priors` > 0 for every attribute"):
-        LogitAdjustedCrossEntropyLoss(GROUPS, torch.zeros(9))
+        LogitAdjustedCrossEntropyLoss(GROUPS, priors=torch.zeros(9))
     with pytest.raises(TypeError, match=r"Expected `ignore_index` to be an int, but got float\."):
         AsymmetricLoss(ignore_index=-1.0)
 
@@ -883,10 +878,10 @@ def test_empty_batch_gives_zero_loss_and_gradient():
     hard, soft = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, GROUPS.num_attributes)
     losses = [
         asymmetric_loss(x, soft),
-        asymmetric_loss(x, hard, groups=GROUPS),
+        asymmetric_loss(x, hard, GROUPS),
         dice_loss(x, soft),
-        dice_loss(x, hard, groups=GROUPS),
-        weighted_cross_entropy(x, hard, GROUPS),
+        dice_loss(x, hard, GROUPS),
+        grouped_cross_entropy(x, hard, GROUPS),
     ]
     for loss in losses:
         assert loss.item() == 0.0

@@ -319,9 +319,15 @@ def test_preds_errors(fn) -> None:
     ):
         fn(torch.zeros(3, 2, dtype=torch.bool), target, groups)
     with pytest.raises(
-        TypeError, match=r"Expected `preds` to be a torch.Tensor or numpy.ndarray, but got list\."
+        TypeError,
+        match=r"Expected `preds` to be a torch.Tensor, numpy.ndarray or list, but got str\.",
     ):
-        fn([[0, 1]] * 3, target, groups)
+        fn("01", target, groups)
+    listed = fn([[0, 1]] * 3, target, groups)  # a list is accepted as an array is
+    expected = fn(torch.tensor([[0, 1]] * 3), target, groups)
+    for a, b in zip(listed if isinstance(listed, tuple) else [listed],
+                    expected if isinstance(expected, tuple) else [expected]):  # fmt: skip
+        torch.testing.assert_close(a, b, equal_nan=True)
 
 
 @pytest.mark.parametrize("fn", ALL_FUNCTIONS)
@@ -335,7 +341,7 @@ def test_target_errors(fn) -> None:
         fn(preds, torch.zeros(2, 5, dtype=torch.long), groups)
     with pytest.raises(
         TypeError,
-        match=r"Expected `target` with integer attribute indices of shape \(N, G\), but got dtype torch.float32\.",
+        match=r"Expected `target` as hard \(N, G\) = \(2, 2\) integer attribute indices or soft \(N, C\) = \(2, 5\) probabilities, but got torch.float32 of shape \(2, 2\): hard labels must have an integer dtype \(use `target.long\(\)`\)\.",
     ):
         fn(preds, torch.zeros(2, 2), groups)
     with pytest.raises(
@@ -615,7 +621,9 @@ def test_sync_free_counts_equal_bincount(problem: GroupedProblem) -> None:
     flat = starts + t * sizes + p
     valid = t != ignore
     expected = torch.bincount(flat[valid], minlength=total)
-    assert torch.equal(_sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected)
+    assert torch.equal(
+        _sync_free_counts(torch.where(valid, flat, total).flatten(), total), expected
+    )
     assert torch.equal(confusion_counts(p, t, groups, ignore_index=ignore), expected)
 
 
@@ -633,7 +641,7 @@ def test_cuda_metric_update_equals_cpu_without_synchronising() -> None:  # pragm
     torch.cuda.set_sync_debug_mode("error")
     try:
         gpu.update(x, y)
-        gpu.update(FASHION.argmax(x, validate=False), y)
+        gpu.update(FASHION.argmax(x, validate_args=False), y)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     for _ in range(3):

@@ -82,8 +82,14 @@ def test_minority_attributes_fashion_marks_18_of_26() -> None:
 def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
     counts = [5, 1, 3, 3, 0]
     value = {"list": counts, "numpy": np.array(counts), "tensor": torch.tensor(counts)}[form]
-    assert minority_attributes(value, threshold=3).tolist() == [False, True, True, True, True]
-    assert minority_attributes(value, threshold=2.5).tolist() == [False, True, False, False, True]
+    assert minority_attributes(value, count_threshold=3).tolist() == [False, True, True, True, True]
+    assert minority_attributes(value, count_threshold=2.5).tolist() == [
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
     assert minority_attributes(value).tolist() == [False, True, False, False, True]  # mean 2.4
 
 
@@ -105,13 +111,18 @@ def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
         ),
         ([1.0, float("nan")], None, ValueError, r"Expected `counts` to be finite"),
         (torch.tensor([True, False]), None, TypeError, r"real dtype, but got torch.bool"),
-        ("abc", None, TypeError, r"Expected `counts` to be a torch.Tensor or numpy.ndarray"),
-        ([1, 2], "3", TypeError, r"Expected `threshold` to be a real number, but got str"),
+        (
+            "abc",
+            None,
+            TypeError,
+            r"Expected `counts` to be a torch.Tensor, numpy.ndarray or list, but got str",
+        ),
+        ([1, 2], "3", TypeError, r"Expected `count_threshold` to be a real number, but got str"),
     ],
 )
 def test_minority_attributes_errors(counts, threshold, error, match) -> None:
     with pytest.raises(error, match=match):
-        minority_attributes(counts, threshold=threshold)
+        minority_attributes(counts, count_threshold=threshold)
 
 
 # ------------------------------------------------------------------------------- minority_mask
@@ -122,7 +133,7 @@ def test_minority_mask_hard_matches_reference() -> None:
     labels[5] = torch.tensor([1, 0, -100, 1, 2, 2])  # a missing label next to a minority one
     labels[7] = torch.tensor([5, 2, 2, 0, 2, -100])  # majority everywhere, one missing
     minority = minority_attributes(FASHION_COUNTS)
-    got = minority_mask(labels, FASHION, minority)
+    got = minority_mask(labels, FASHION, minority=minority)
     np.testing.assert_array_equal(
         got.numpy(), reference_minority_mask(labels.numpy(), minority.numpy())
     )
@@ -136,15 +147,15 @@ def test_minority_mask_soft_counts_nonzero_entries() -> None:
     soft = torch.tensor(
         [[1.0, 0.0, 1.0, 0.0], [0.9, 0.1, 0.5, 0.5], [0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]
     )
-    assert minority_mask(soft, groups, minority).tolist() == [False, True, False, True]
+    assert minority_mask(soft, groups, minority=minority).tolist() == [False, True, False, True]
     hard = torch.tensor([[0, 0], [1, 1], [-100, 1], [1, -100]])
-    assert minority_mask(hard, groups, minority).tolist() == [False, True, False, True]
+    assert minority_mask(hard, groups, minority=minority).tolist() == [False, True, False, True]
     # Hard and soft forms agree, also without validation.
     _, labels = fashion_batch(50, seed=2)
     fm = minority_attributes(FASHION_COUNTS)
     assert torch.equal(
-        minority_mask(FASHION.to_one_hot(labels), FASHION, fm, validate_args=False),
-        minority_mask(labels, FASHION, fm, validate_args=False),
+        minority_mask(FASHION.to_one_hot(labels), FASHION, minority=fm, validate_args=False),
+        minority_mask(labels, FASHION, minority=fm, validate_args=False),
     )
 
 
@@ -167,7 +178,7 @@ def test_minority_mask_soft_counts_nonzero_entries() -> None:
 )  # fmt: skip
 def test_minority_mask_errors(target, minority, error, match) -> None:
     with pytest.raises(error, match=match):
-        minority_mask(target, AttributeGroups([2, 2]), minority)
+        minority_mask(target, AttributeGroups([2, 2]), minority=minority)
 
 
 def test_minority_mask_unvalidated_still_checks_shape() -> None:
@@ -175,7 +186,7 @@ def test_minority_mask_unvalidated_still_checks_shape() -> None:
         minority_mask(
             torch.zeros(3, 3, dtype=torch.long),
             AttributeGroups([2, 2]),
-            torch.zeros(4, dtype=torch.bool),
+            minority=torch.zeros(4, dtype=torch.bool),
             validate_args=False,
         )
 
@@ -221,7 +232,7 @@ def test_mixup_matches_float64_reference_and_keeps_other_rows(problem) -> None:
     y = groups.to_one_hot(labels)
     x_before, y_before = x.clone(), y.clone()
     xm, ym = mixup(
-        x, y, lam=lam, partner=torch.from_numpy(partner), mask=torch.from_numpy(mask), groups=groups
+        x, y, groups, lam=lam, partner=torch.from_numpy(partner), mask=torch.from_numpy(mask)
     )
     rx, ry = reference_mixup(x, y, lam, partner, mask)
     np.testing.assert_allclose(xm.double().numpy(), rx, rtol=1e-5, atol=1e-3)
@@ -273,7 +284,7 @@ def test_mixup_missing_label_stays_missing_with_groups() -> None:
     y = groups.to_one_hot(torch.tensor([[1, -100], [0, 2], [1, 1]]))
     x = torch.zeros(3, 1)
     partner, mask = torch.tensor([1, 0, 0]), torch.ones(3, dtype=torch.bool)
-    _, ym = mixup(x, y, lam=0.25, partner=partner, mask=mask, groups=groups)
+    _, ym = mixup(x, y, groups, lam=0.25, partner=partner, mask=mask)
     expected = torch.tensor(
         [
             [0.25, 0.75, 0.0, 0.0, 0.0],  # group 1 missing in row 0: stays missing
@@ -461,7 +472,7 @@ def test_collator_output_format_and_untouched_rows(mode: str) -> None:
     assert soft.shape == (64, 26) and soft.dtype == torch.float32
     sums = torch.stack([s.sum(1) for s in FASHION.split(soft)], 1)
     torch.testing.assert_close(sums, torch.ones(64, 6))
-    minority = minority_mask(labels, FASHION, minority_attributes(FASHION_COUNTS))
+    minority = minority_mask(labels, FASHION, minority=minority_attributes(FASHION_COUNTS))
     unmixed = ~minority if mode != "all" else torch.zeros(64, dtype=torch.bool)
     if mode != "all":
         assert 0 < int(unmixed.sum()) < 64
@@ -477,7 +488,7 @@ def test_collator_per_row_targets_not_the_reports_first_sample_quirk() -> None:
     collate = MixupCollator(FASHION, counts=FASHION_COUNTS, seed=1)
     out, soft = collate(samples(images, labels))
     assert torch.equal(soft[0], FASHION.to_one_hot(labels[:1])[0])
-    minority = minority_mask(labels, FASHION, minority_attributes(FASHION_COUNTS))
+    minority = minority_mask(labels, FASHION, minority=minority_attributes(FASHION_COUNTS))
     changed = (soft != FASHION.to_one_hot(labels)).any(1)
     assert bool(changed.any()) and not bool((changed & ~minority).any())
     # Each mixed row's target moved exactly as far as its image.
@@ -551,7 +562,7 @@ def test_collator_label_forms_and_missing_labels() -> None:
         ([(torch.zeros(2), [0, 0]), (torch.zeros(3), [0, 0])], ValueError, r"Expected every image of shape \(2,\) like sample 0, but sample 1 has \(3,\)"),
         ([(torch.zeros(2, dtype=torch.uint8), [0, 0])], TypeError, r"Expected `image` to have a floating dtype, but got torch.uint8"),
         ([(torch.zeros(2), [0, 2])], ValueError, r"Expected `labels\[:, 1\]` \(group 'group1', 2 attributes\) in \[0, 1\] or ignore_index=-100, but got 2 at row 0"),
-        ([(torch.zeros(2), [0.0, 1.0])], TypeError, r"Expected `labels` with integer attribute indices"),
+        ([(torch.zeros(2), [0.0, 1.0])], TypeError, r"Expected `labels` as hard \(N, G\).*hard labels must have an integer dtype"),
     ],
 )  # fmt: skip
 def test_collator_batch_errors(batch, error, match) -> None:

@@ -33,8 +33,8 @@ from imbalml import (
     AsymmetricLoss,
     AttributeGroups,
     DiceLoss,
+    GroupedCrossEntropyLoss,
     LogitAdjustedCrossEntropyLoss,
-    WeightedCrossEntropyLoss,
     class_priors,
     class_weights,
 )
@@ -57,15 +57,15 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 #: Losses of the grouped-softmax form: targets hard (N, G) or soft (N, C), segments summing to 1 or 0.
 GROUPED: dict[str, Loss] = {
-    "asl": lambda x, y: asymmetric_loss(x, y, groups=GROUPS),
+    "asl": lambda x, y: asymmetric_loss(x, y, GROUPS),
     "asl-report": AsymmetricLoss(GROUPS, detach_focal_weight=True, reduction="sum"),
-    "asl-no-clip-no-eps": lambda x, y: asymmetric_loss(x, y, groups=GROUPS, clip=0.0, eps=0.0),
-    "asl-large-gamma": lambda x, y: asymmetric_loss(x, y, groups=GROUPS, gamma_pos=4.0, gamma_neg=8.0),
-    "focal": lambda x, y: focal_loss(x, y, groups=GROUPS, gamma=2.0),
-    "dice": DiceLoss(groups=GROUPS),
-    "ce": WeightedCrossEntropyLoss(GROUPS),
+    "asl-no-clip-no-eps": lambda x, y: asymmetric_loss(x, y, GROUPS, clip=0.0, eps=0.0),
+    "asl-large-gamma": lambda x, y: asymmetric_loss(x, y, GROUPS, gamma_pos=4.0, gamma_neg=8.0),
+    "focal": lambda x, y: focal_loss(x, y, GROUPS, gamma=2.0),
+    "dice": DiceLoss(GROUPS),
+    "ce": GroupedCrossEntropyLoss(GROUPS),
     "weighted-ce": lambda x, y: weighted_cross_entropy(x, y, GROUPS, weight=WEIGHTS, label_smoothing=0.1),
-    "logit-adjusted": LogitAdjustedCrossEntropyLoss(GROUPS, PRIORS, tau=1.0),
+    "logit-adjusted": LogitAdjustedCrossEntropyLoss(GROUPS, priors=PRIORS, tau=1.0),
     "logit-adjusted-tau2": lambda x, y: logit_adjusted_cross_entropy(x, y, GROUPS, priors=PRIORS, tau=2.0, reduction="sum"),
 }  # fmt: skip
 
@@ -260,11 +260,11 @@ def test_skipped_step_leaves_the_weights_alone() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=0.5)
     target = GROUPS.to_one_hot(torch.zeros(4, GROUPS.num_groups, dtype=torch.long))
     batches = [(torch.randn(4, 3, 2, 2), target) for _ in range(3)]
-    criterion = NaNAtSteps(WeightedCrossEntropyLoss(GROUPS), {1, 3})
+    criterion = NaNAtSteps(GroupedCrossEntropyLoss(GROUPS), {1, 3})
     result = train.train_one_epoch(model, criterion, batches, optimizer, runtime, GROUPS, 0, config)
     assert result["skipped_steps"] == 2
     assert optimizer.state[model[1].weight]["step"] == 1  # only step 2 was taken
-    criterion = NaNAtSteps(WeightedCrossEntropyLoss(GROUPS), {1, 2, 3})
+    criterion = NaNAtSteps(GroupedCrossEntropyLoss(GROUPS), {1, 2, 3})
     model.load_state_dict(before)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.5)
     result = train.train_one_epoch(model, criterion, batches, optimizer, runtime, GROUPS, 0, config)

@@ -50,12 +50,12 @@ def reference_repeat_factors(target: np.ndarray, t: float, power: float) -> np.n
 @pytest.mark.parametrize("threshold", [None, 0.05, 0.5])
 def test_repeat_factors_match_reference(strategy: str, power: float, threshold) -> None:
     target = imbalanced_target()
-    sampler = MinorityOversampler(target, GROUPS, strategy=strategy, threshold=threshold)
+    sampler = MinorityOversampler(target, GROUPS, strategy=strategy, frequency_threshold=threshold)
     counts = np.array(
         [(target[:, g] == k).sum().item() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
     )
     t = counts.mean() / 60 if threshold is None else threshold
-    assert sampler.threshold == pytest.approx(t)
+    assert sampler.frequency_threshold == pytest.approx(t)
     np.testing.assert_allclose(
         sampler.repeat_factors.numpy(), reference_repeat_factors(target.numpy(), t, power)
     )
@@ -76,23 +76,105 @@ def test_default_threshold_repeats_exactly_the_minority_attributes() -> None:
     assert torch.equal(below_mean, minority_attributes(counts) & (counts != counts.double().mean()))
 
 
-def test_each_epoch_repeats_floor_or_ceil_and_mean_matches_factor() -> None:
+def test_each_epoch_repeats_floor_or_ceil_with_a_fixed_length() -> None:
     target = imbalanced_target()
     sampler = MinorityOversampler(target, GROUPS, seed=3)
     r = sampler.repeat_factors.numpy()
+    size = round(r.sum())
+    assert sampler.epoch_size == size == len(sampler)
     epochs = 400
     total = np.zeros(60)
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
         counts = np.bincount(list(sampler), minlength=60)
         assert np.all((counts == np.floor(r)) | (counts == np.floor(r) + 1))
-        assert len(sampler) == counts.sum()
+        assert counts.sum() == size  # the same length in every epoch
         total += counts
-    # Per image: mean count over epochs ~ r_i, Bernoulli(frac(r_i)) noise, 5 sigma.
+    # Per image: the extra copy comes with probability frac(r_i) * extra / sum(frac), the
+    # fractional parts rescaled to the fixed number of extra places; 5 sigma.
     frac = r - np.floor(r)
-    sigma = np.sqrt(frac * (1 - frac) / epochs) + 1e-12
-    assert np.all(np.abs(total / epochs - r) <= 5 * sigma + 1e-9)
+    p = frac * (size - np.floor(r).sum()) / frac.sum()
+    assert np.all(p <= 1) and abs(p.sum() - frac.sum()) < 0.5 + 1e-9
+    sigma = np.sqrt(p * (1 - p) / epochs) + 1e-12
+    assert np.all(np.abs(total / epochs - (np.floor(r) + p)) <= 5 * sigma + 1e-9)
     assert np.any(frac > 0)
+
+
+def test_epoch_length_is_fixed_for_many_layouts() -> None:
+    """Before the fix the length was ``sum`` of stochastically rounded factors: it varied."""
+    for seed in range(20):
+        target = imbalanced_target(37 + seed, seed=seed)
+        sampler = MinorityOversampler(target, GROUPS, seed=seed, num_replicas=3, rank=seed % 3)
+        lengths = set()
+        for epoch in range(6):
+            sampler.set_epoch(epoch)
+            lengths.add(len(list(sampler)))
+            assert len(sampler) in lengths
+        assert lengths == {len(sampler)}
+        assert sampler.epoch_indices().numel() == sampler.epoch_size
+
+
+def test_extra_places_are_capped_at_one_copy_per_image() -> None:
+    """Large fractional parts on few images: no image gets more than one extra copy."""
+    from imbalml.samplers import _fixed_size_rounding
+
+    r = torch.tensor([1.9, 1.7, 1.0, 1.0], dtype=torch.float64)  # sum 5.6 -> 6 places, 2 extra
+    for seed in range(50):
+        copies = _fixed_size_rounding(r, 6, torch.Generator().manual_seed(seed))
+        assert copies.tolist() == [2, 2, 1, 1]
+    whole = torch.tensor([2.0, 1.0, 3.0], dtype=torch.float64)
+    assert _fixed_size_rounding(whole, 6, torch.Generator()).tolist() == [2, 1, 3]
+
+
+def test_a_per_step_scheduler_runs_every_epoch() -> None:
+    """OneCycleLR(total_steps=epochs * len(loader)) raises if an epoch is longer than planned."""
+    target = imbalanced_target(90, seed=4)
+    sampler = MinorityOversampler(target, GROUPS, seed=0)
+    loader = DataLoader(TensorDataset(torch.arange(90)), batch_size=8, sampler=sampler)
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    epochs = 8
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=epochs * len(loader)
+    )
+    steps = 0
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        for _ in loader:
+            optimizer.step()
+            scheduler.step()
+            steps += 1
+    assert steps == epochs * len(loader)
+
+
+@pytest.mark.slow
+def test_two_processes_take_equal_fixed_length_shards(tmp_path) -> None:
+    """Two gloo processes: same number of steps in every epoch, disjoint shards of one list."""
+    import torch.multiprocessing as mp
+    from _helpers.ddp import sampler_worker
+
+    rng = np.random.default_rng(0)
+    target = torch.from_numpy(
+        (rng.random((101, 6)) < [0.6, 0.3, 0.1, 0.05, 0.5, 0.02]).astype(np.int64)
+    )
+    epochs = 4
+    mp.spawn(sampler_worker, args=(2, str(tmp_path / "store"), target, epochs, 7, str(tmp_path)),
+             nprocs=2, join=True)  # fmt: skip
+    results = [torch.load(tmp_path / f"sampler{rank}.pt", weights_only=True) for rank in range(2)]
+    reference = MinorityOversampler(target, seed=3, num_replicas=1, rank=0)
+    for epoch in range(epochs):
+        steps = [r["steps"][epoch] for r in results]
+        assert steps[0] == steps[1] == [results[0]["len_loader"]] * 2
+        reference.set_epoch(epoch)
+        full = reference.epoch_indices().tolist()
+        together = results[0]["seen"][epoch] + results[1]["seen"][epoch]
+        padded = full + full[: len(together) - len(full)]
+        assert Counter(together) == Counter(padded)
+    assert (
+        results[0]["len_sampler"]
+        == results[1]["len_sampler"]
+        == math.ceil(reference.epoch_size / 2)
+    )
 
 
 def test_replacement_frequencies_are_proportional_to_factors() -> None:
@@ -150,14 +232,15 @@ def test_shards_are_disjoint_and_complete(num_replicas: int, drop_last: bool) ->
 def test_padding_when_the_list_is_shorter_than_the_ranks() -> None:
     target = torch.tensor([[0, 0], [1, 1]])
     shards = [
-        MinorityOversampler(target, GROUPS, threshold=0.5, num_replicas=5, rank=k) for k in range(5)
+        MinorityOversampler(target, GROUPS, frequency_threshold=0.5, num_replicas=5, rank=k)
+        for k in range(5)
     ]
     size = len(shards[0].epoch_indices())
     assert size == 2
     assert [len(s) for s in shards] == [1] * 5
     assert sorted(i for s in shards for i in s) == [0, 0, 0, 1, 1]
     dropped = MinorityOversampler(
-        target, GROUPS, threshold=0.5, num_replicas=5, rank=0, drop_last=True
+        target, GROUPS, frequency_threshold=0.5, num_replicas=5, rank=0, drop_last=True
     )
     assert len(dropped) == 0 and list(dropped) == []
 
@@ -207,7 +290,7 @@ def test_works_in_a_dataloader() -> None:
 
 def test_numpy_target_and_images_without_labels() -> None:
     target = np.array([[0, 0], [0, 0], [3, 2], [-100, -100]])
-    sampler = MinorityOversampler(target, GROUPS, threshold=0.5)
+    sampler = MinorityOversampler(target, GROUPS, frequency_threshold=0.5)
     assert sampler.repeat_factors.tolist() == pytest.approx([1.0, 1.0, math.sqrt(2.0), 1.0])
 
 
@@ -215,8 +298,8 @@ def test_numpy_target_and_images_without_labels() -> None:
     ("kwargs", "error", "match"),
     [
         ({"strategy": "lvis"}, ValueError, r"Expected `strategy` to be one of \('repeat_factor', 'inverse_frequency'\), but got 'lvis'"),
-        ({"threshold": 0.0}, ValueError, r"Expected `threshold` in \(0, 1\], but got 0"),
-        ({"threshold": 2}, ValueError, r"Expected `threshold` in \(0, 1\], but got 2"),
+        ({"frequency_threshold": 0.0}, ValueError, r"Expected `frequency_threshold` in \(0, 1\], but got 0"),
+        ({"frequency_threshold": 2}, ValueError, r"Expected `frequency_threshold` in \(0, 1\], but got 2"),
         ({"num_samples": 0}, ValueError, r"Expected `num_samples` >= 1, but got 0"),
         ({"num_samples": 2.5}, TypeError, r"Expected `num_samples` to be an int, but got float"),
         ({"seed": -1}, ValueError, r"Expected `seed` >= 0, but got -1"),

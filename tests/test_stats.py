@@ -71,7 +71,7 @@ def test_errors() -> None:
         label_counts(torch.zeros(2, 5, dtype=torch.long), groups)
     with pytest.raises(
         TypeError,
-        match=r"Expected `target` with integer attribute indices .* but got dtype torch.float32\.",
+        match=r"but got torch.float32 of shape \(2, 2\): hard labels must have an integer dtype",
     ):
         label_counts(torch.zeros(2, 2), groups)
     with pytest.raises(

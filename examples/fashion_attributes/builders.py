@@ -16,6 +16,7 @@ from imbalml import (
     AsymmetricLoss,
     AttributeGroups,
     DiceLoss,
+    GroupedCrossEntropyLoss,
     GroupedSoftmaxHead,
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
@@ -198,15 +199,15 @@ def build_loss(
             **check,
         )
     if name == "ce":
-        return WeightedCrossEntropyLoss(groups, reduction=reduction, **check)
+        return GroupedCrossEntropyLoss(groups, reduction=reduction, **check)
     if name == "weighted_ce":
         weight = class_weights(counts, groups, strategy=config["class_weight_strategy"])
         return WeightedCrossEntropyLoss(groups, weight=weight, reduction=reduction, **check)
     if name == "dice":
-        return DiceLoss(groups=groups, reduction=reduction, **check)  # "mean" (config refuses "sum")
+        return DiceLoss(groups, reduction=reduction, **check)  # "mean" (config refuses "sum")
     if name == "logit_adjusted":
         return LogitAdjustedCrossEntropyLoss(
-            groups, class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction,
+            groups, priors=class_priors(counts, groups), tau=config["logit_adjust_tau"], reduction=reduction,
             **check,
         )
     raise ValueError(f"Unknown loss {name!r}.")  # config validation makes this unreachable

@@ -179,7 +179,7 @@ def build_pil_data(config: dict[str, Any], root: Path, runtime: Any, splits: Spl
     def train_batches(epoch: int, seed: int) -> DataLoader:
         sampler = _train_sampler(config, train_ds, train_ds.targets, groups, runtime, epoch)
         collator = MixupCollator(groups, counts=counts, mode=config["mixup"], alpha=config["mixup_alpha"],
-                                 beta=config["mixup_beta"], threshold=config["minority_threshold"],
+                                 beta=config["mixup_beta"], count_threshold=config["minority_threshold"],
                                  seed=seed)
         torch.manual_seed(seed)  # transforms and dropout in this process
         return DataLoader(train_ds, batch_size=batch, sampler=sampler, collate_fn=collator,
@@ -246,7 +246,7 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any, splits: 
         gen = torch.Generator(device=device).manual_seed(seed)
         order_gen = torch.Generator().manual_seed(seed)  # the jitter order, drawn on the host
         mixup = BatchMixup(groups, counts=counts, mode=config["mixup"], alpha=config["mixup_alpha"],
-                           beta=config["mixup_beta"], threshold=config["minority_threshold"],
+                           beta=config["mixup_beta"], count_threshold=config["minority_threshold"],
                            seed=seed, validate_args=False).to(device)  # its minority mask on the device
         torch.manual_seed(seed)  # dropout in this process
         for start in range(0, len(order), batch):
@@ -334,7 +334,7 @@ def build_feature_data(config: dict[str, Any], root: Path, runtime: Any, splits:
         gen = torch.Generator().manual_seed(seed)
         view = torch.randint(0, views.shape[0], (len(order),), generator=gen)
         mixup = BatchMixup(groups, counts=counts, mode=config["mixup"], alpha=config["mixup_alpha"],
-                           beta=config["mixup_beta"], threshold=config["minority_threshold"],
+                           beta=config["mixup_beta"], count_threshold=config["minority_threshold"],
                            seed=seed, validate_args=False).to(device)
         torch.manual_seed(seed)  # dropout in this process
         for start in range(0, len(order), batch):

@@ -323,7 +323,7 @@ def train_one_epoch(
         with runtime.autocast():
             logits = model(images)
         loss = criterion(logits.float(), targets) * scale
-        hard = groups.argmax(targets, validate=runtime.check_values)
+        hard = groups.argmax(targets, validate_args=runtime.check_values)
         if deferred:  # no host read: the flag rides along on the device
             finite = nonfinite.record(loss, step)
             optimizer.found_inf = (~finite).float()  # type: ignore[attr-defined]
@@ -396,10 +396,10 @@ def evaluate(
             images = images.contiguous(memory_format=torch.channels_last)
         with runtime.autocast():
             logits = model(images)
-        loss = criterion(logits.float(), groups.to_one_hot(target, validate=check))
+        loss = criterion(logits.float(), groups.to_one_hot(target, validate_args=check))
         loss_sum += loss if summed else loss * len(target)  # the batch's total over its images
         images_seen += len(target)
-        pred = groups.argmax(logits.float(), validate=check)
+        pred = groups.argmax(logits.float(), validate_args=check)
         score.update(pred, target)
         group_acc.update(pred, target)
         preds.append(pred)

@@ -16,15 +16,30 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def as_tensor(value: Any, name: str) -> torch.Tensor:
-    """Return ``value`` as a tensor, accepting numpy arrays; raise ``TypeError`` otherwise."""
+    """Return ``value`` as a tensor; accept tensors, numpy arrays and (nested) lists or tuples.
+
+    Every public entry point takes its array arguments through this function, so a Python list is
+    accepted wherever a numpy array is. Anything else raises ``TypeError``.
+    """
     if isinstance(value, torch.Tensor):
         return value
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value)
+        except ValueError as error:  # ragged nesting
+            raise ValueError(
+                f"Expected `{name}` to be a rectangular (nested) list of numbers, but got a "
+                f"ragged one: {error}"
+            ) from None
     if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            raise TypeError(f"Expected `{name}` to be a numeric array, but got dtype=object.")
+        if value.dtype == object or value.dtype.kind in "USV":
+            raise TypeError(
+                f"Expected `{name}` to be a numeric array, but got dtype={value.dtype}."
+            )
         return torch.from_numpy(np.ascontiguousarray(value))
     raise TypeError(
-        f"Expected `{name}` to be a torch.Tensor or numpy.ndarray, but got {type(value).__name__}."
+        f"Expected `{name}` to be a torch.Tensor, numpy.ndarray or list, "
+        f"but got {type(value).__name__}."
     )
 
 
@@ -131,11 +146,65 @@ def check_groups(groups: Any, name: str = "groups") -> Any:
     """Check that ``groups`` is an :class:`~imbalml.AttributeGroups`."""
     from imbalml.groups import AttributeGroups
 
+    if groups is None:
+        raise TypeError(
+            f"Expected `{name}` to be an imbalml.AttributeGroups (this function needs the label "
+            f"layout; `groups=None`, plain multi-label, does not apply here), but got None."
+        )
     if not isinstance(groups, AttributeGroups):
         raise TypeError(
             f"Expected `{name}` to be an imbalml.AttributeGroups, but got {type(groups).__name__}."
         )
     return groups
+
+
+def check_optional_groups(groups: Any, name: str = "groups") -> Any:
+    """``None`` (plain multi-label) or an :class:`~imbalml.AttributeGroups`."""
+    return None if groups is None else check_groups(groups, name)
+
+
+def check_multi_hot(
+    target: Any,
+    name: str = "target",
+    *,
+    num_labels: int | None = None,
+    num_samples: int | None = None,
+    ignore_index: int | None = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
+    """Check plain multi-label targets ``(N, C)``: 0 or 1 per label, or ``ignore_index``.
+
+    Integer, bool and floating dtypes are accepted (a float multi-hot target is what a BCE-style
+    loss takes); soft values strictly between 0 and 1 are not labels and raise. Returns the
+    tensor unchanged.
+    """
+    target = as_tensor(target, name)
+    if target.is_complex():
+        raise TypeError(f"Expected `{name}` with real values, but got dtype {target.dtype}.")
+    n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
+    c = num_labels if num_labels is not None else (target.shape[1] if target.ndim == 2 else "C")
+    if (
+        target.ndim != 2
+        or (num_labels is not None and target.shape[1] != num_labels)
+        or (num_samples is not None and target.shape[0] != num_samples)
+    ):
+        raise ValueError(
+            f"Expected `{name}` of shape (N, C) = ({n}, {c}) with one 0/1 entry per label "
+            f"(plain multi-label, groups=None), but got {tuple(target.shape)}."
+        )
+    if validate_args and target.numel() and target.dtype != torch.bool:
+        t = target.detach()
+        bad = (t != 0) & (t != 1)
+        if ignore_index is not None:
+            bad &= t != ignore_index
+        if bool(bad.any()):
+            row, col = (int(v) for v in bad.nonzero()[0].tolist())
+            allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+            raise ValueError(
+                f"Expected `{name}` values in {{0, 1}}{allowed} (multi-hot labels), but got "
+                f"{t[row, col].item():g} at row {row}, column {col}."
+            )
+    return target
 
 
 def check_scores(
@@ -169,6 +238,8 @@ def check_hard_target(
     ``ignore_index=None`` allows no missing label (for predicted indices).
     """
     target = as_tensor(target, name)
+    if target.is_floating_point():
+        check_float_hard_labels(target, groups, name)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise TypeError(
             f"Expected `{name}` with integer attribute indices of shape (N, G), "
@@ -214,8 +285,13 @@ def check_soft_target(
     A segment that sums to 0 marks a missing label for that group.
     """
     target = as_tensor(target, name)
-    check_floating(target, name)
     c = groups.num_attributes
+    if not target.is_floating_point():
+        raise TypeError(
+            f"Expected `{name}` with soft targets (floating, shape (N, C)), "
+            f"but got dtype {target.dtype}."
+        )
+    check_float_hard_labels(target, groups, name)
     n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
     if (
         target.ndim != 2
@@ -246,6 +322,18 @@ def check_soft_target(
     return target
 
 
+def check_float_hard_labels(target: torch.Tensor, groups: Any, name: str) -> None:
+    """Raise ``TypeError`` for a floating ``(N, G)`` tensor: hard labels stored as floats."""
+    g, c = groups.num_groups, groups.num_attributes
+    if target.is_floating_point() and target.ndim == 2 and target.shape[1] == g != c:
+        raise TypeError(
+            f"Expected `{name}` as hard (N, G) = ({target.shape[0]}, {g}) integer attribute "
+            f"indices or soft (N, C) = ({target.shape[0]}, {c}) probabilities, but got "
+            f"{target.dtype} of shape {tuple(target.shape)}: hard labels must have an integer "
+            f"dtype (use `{name}.long()`)."
+        )
+
+
 def check_target(
     target: Any,
     groups: Any,
@@ -253,7 +341,7 @@ def check_target(
     *,
     num_samples: int | None = None,
     ignore_index: int = -100,
-    validate: bool = True,
+    validate_args: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Accept hard ``(N, G)`` or soft ``(N, C)`` targets; return ``(soft, valid)``.
 
@@ -262,7 +350,7 @@ def check_target(
     """
     target = as_tensor(target, name)
     if target.is_floating_point():
-        if validate:
+        if validate_args:
             check_soft_target(target, groups, name, num_samples=num_samples)
         elif target.ndim != 2 or target.shape[1] != groups.num_attributes:
             check_shape(
@@ -271,8 +359,8 @@ def check_target(
         soft = target.float()
         sums = torch.stack([s.sum(-1) for s in groups.split(soft)], -1)
         return soft, sums > 0.5
-    if validate:
+    if validate_args:
         check_hard_target(target, groups, name, ignore_index=ignore_index, num_samples=num_samples)
     return groups.to_one_hot(
-        target, ignore_index=ignore_index, validate=False
+        target, ignore_index=ignore_index, validate_args=False
     ), target != ignore_index

@@ -258,7 +258,7 @@ class AttributeGroups:
         *,
         ignore_index: int = -100,
         dtype: torch.dtype = torch.float32,
-        validate: bool = True,
+        validate_args: bool = True,
     ) -> torch.Tensor:
         """Turn hard targets ``(N, G)`` into concatenated one-hot targets ``(N, C)``.
 
@@ -269,7 +269,7 @@ class AttributeGroups:
             ValueError: If its shape is not ``(N, G)`` or a label is out of range.
         """
         indices = as_tensor(indices, "indices")
-        if validate:
+        if validate_args:
             check_hard_target(indices, self, "indices", ignore_index=ignore_index)
         indices = indices.long()
         valid = indices != ignore_index
@@ -281,18 +281,18 @@ class AttributeGroups:
         out.scatter_(1, columns, valid.to(dtype))
         return out
 
-    def argmax(self, scores: Any, *, validate: bool = True) -> torch.Tensor:
+    def argmax(self, scores: Any, *, validate_args: bool = True) -> torch.Tensor:
         """Index of the highest-scoring attribute in each group: ``(N, C)`` scores to ``(N, G)``.
 
         Works on logits or probabilities alike (a per-group softmax keeps the order).
-        ``validate=False`` skips the NaN check, which reads a value back to the host (a device
+        ``validate_args=False`` skips the NaN check, which reads a value back to the host (a device
         synchronisation on a GPU); a group holding NaN then gets the index of a NaN.
 
         Raises:
             ValueError: If ``scores`` is not ``(N, C)`` or holds NaN.
         """
         scores = check_scores(scores, self, "scores", finite=False)
-        return self._argmax(scores, nan_check="scores" if validate else None)
+        return self._argmax(scores, nan_check="scores" if validate_args else None)
 
     def _argmax(self, scores: torch.Tensor, *, nan_check: str | None) -> torch.Tensor:
         """Per-group argmax of shape-checked ``(N, C)`` scores; ``nan_check``: raise on NaN, naming it."""

@@ -18,9 +18,10 @@ from torch.utils.data import default_collate, get_worker_info
 from imbalml._validation import (
     as_tensor,
     check_floating,
-    check_groups,
     check_hard_target,
     check_int,
+    check_multi_hot,
+    check_optional_groups,
     check_same_device,
     check_shape,
     check_target,
@@ -30,6 +31,7 @@ from imbalml.functional.mixup import (
     _check_options,
     _mix_targets,
     _stack_mixup,
+    check_minority,
     minority_attributes,
     minority_mask,
     mixup,
@@ -40,14 +42,31 @@ from imbalml.groups import AttributeGroups
 __all__ = ["BatchMixup", "MixupCollator"]
 
 
-def _minority(groups: AttributeGroups, counts: Any, threshold: float | None) -> torch.Tensor:
-    check_groups(groups)
-    if isinstance(counts, (list, tuple)):
-        counts = np.asarray(counts)
+def _minority(
+    groups: AttributeGroups | None,
+    counts: Any,
+    minority: Any,
+    count_threshold: float | None,
+) -> torch.Tensor:
+    """The bool ``(C,)`` minority mask: given, or from ``counts`` and ``count_threshold``."""
+    c = None if groups is None else groups.num_attributes
+    if (counts is None) == (minority is None):
+        raise TypeError(
+            "Expected exactly one of `counts` (training counts, from which the minority "
+            "attributes follow) and `minority` (an explicit bool (C,) mask), but got "
+            + ("both." if counts is not None else "neither.")
+        )
+    if minority is not None:
+        if count_threshold is not None:
+            raise ValueError(
+                "Expected `count_threshold=None` with an explicit `minority` mask, "
+                f"but got {count_threshold!r}."
+            )
+        return check_minority(minority, c).cpu()
     counts = as_tensor(counts, "counts")
-    if counts.ndim != 1 or counts.shape[0] != groups.num_attributes:
-        check_shape(counts, "counts", (groups.num_attributes,), "(C,)")
-    return minority_attributes(counts, threshold=threshold).cpu()
+    if c is not None and (counts.ndim != 1 or counts.shape[0] != c):
+        check_shape(counts, "counts", (c,), "(C,)")
+    return minority_attributes(counts, count_threshold=count_threshold).cpu()
 
 
 def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
@@ -93,8 +112,15 @@ class MixupCollator:
     - ``"minority_pairs"``: minority images, partnered only with other minority images;
     - ``"none"``: plain one-hot targets (a baseline with the same output format).
 
-    An attribute is minority when its count in ``counts`` is at most ``threshold`` (default: the
-    mean count per attribute, which marks 18 of the 26 fashion attributes). Rows that are not
+    An attribute is minority when its count in ``counts`` is at most ``count_threshold`` (default:
+    the mean count per attribute, which marks 18 of the 26 fashion attributes), or as an explicit
+    bool ``minority`` mask says.
+
+    **Plain multi-label** (``groups=None``): ``labels`` are multi-hot ``(C,)`` (0/1, or
+    ``ignore_index``), the targets come back as float ``(N, C)``, an image is minority when one of
+    its *positive* labels is minority (``counts`` are then positives per label), and mixed
+    targets are the same linear interpolation (an ``ignore_index`` entry in either image stays
+    ``ignore_index``). Rows that are not
     mixed are copied bit for bit; mixed rows take one ``torch.lerp`` fused with the stack, so the
     collator costs about one extra read of the mixed rows over ``default_collate``. A group label
     missing in either mixed image is missing in the result.
@@ -112,12 +138,15 @@ class MixupCollator:
     forkserver start methods work).
 
     Args:
-        groups: The label layout.
-        counts: Training count of each attribute ``(C,)``, e.g. from :func:`imbalml.label_counts`.
+        groups: The label layout, or ``None`` for plain multi-label.
+        counts: Training count of each attribute ``(C,)``, e.g. from :func:`imbalml.label_counts`
+            (give this or ``minority``).
+        minority: An explicit bool ``(C,)`` mask of the minority attributes (labels).
         mode: One of ``"minority"``, ``"all"``, ``"minority_pairs"``, ``"none"``.
         alpha: First Beta parameter (the report: 0.2).
         beta: Second Beta parameter (the report: 0.2).
-        threshold: Minority threshold on ``counts`` (default: their mean).
+        count_threshold: Minority threshold on ``counts``, a number of samples (default: their
+            mean).
         p: Probability of mixing a batch.
         per_sample_lam: Draw one ``lam`` per image instead of one per batch (the report's
             choice).
@@ -128,7 +157,8 @@ class MixupCollator:
     Raises:
         ValueError: If an option is out of range, ``counts`` does not have ``C`` entries, or both
             ``seed`` and ``generator`` are given.
-        TypeError: If ``groups`` or ``generator`` has the wrong type.
+        TypeError: If ``groups`` or ``generator`` has the wrong type, or not exactly one of
+            ``counts`` and ``minority`` is given.
 
     Example:
         >>> import torch
@@ -144,25 +174,30 @@ class MixupCollator:
         tensor([2., 2., 2., 2., 2., 2., 2., 2.])
         >>> bool((images[::3] == torch.tensor([0.0, 3.0, 6.0]).view(3, 1, 1, 1)).all())  # majority rows
         True
+        >>> plain = MixupCollator(minority=torch.tensor([False, True, True]), mode="none")
+        >>> plain([(torch.zeros(1), [1, 0, 1]), (torch.ones(1), [0, 0, 0])])[1]
+        tensor([[1., 0., 1.],
+                [0., 0., 0.]])
     """
 
     def __init__(
         self,
-        groups: AttributeGroups,
+        groups: AttributeGroups | None = None,
         *,
-        counts: Any,
+        counts: Any = None,
+        minority: Any = None,
         mode: str = "minority",
         alpha: float = 0.2,
         beta: float = 0.2,
-        threshold: float | None = None,
+        count_threshold: float | None = None,
         p: float = 1.0,
         per_sample_lam: bool = False,
         seed: int | None = None,
         generator: torch.Generator | None = None,
         ignore_index: int = -100,
     ) -> None:
-        self.groups = check_groups(groups)
-        self.minority = _minority(groups, counts, threshold)
+        self.groups = check_optional_groups(groups)
+        self.minority = _minority(self.groups, counts, minority, count_threshold)
         self.mode, self.alpha, self.beta, self.p = _check_options(mode, alpha, beta, p)
         self.per_sample_lam = bool(per_sample_lam)
         self.ignore_index = check_int(ignore_index, "ignore_index")
@@ -191,7 +226,9 @@ class MixupCollator:
             )
         images: list[torch.Tensor] = []
         labels: list[torch.Tensor] = []
-        g = self.groups.num_groups
+        g = self.groups.num_groups if self.groups is not None else self.minority.numel()
+        what = "attribute groups" if self.groups is not None else "labels (multi-hot)"
+        axis = "(G,)" if self.groups is not None else "(C,)"
         for i, sample in enumerate(batch):
             if not isinstance(sample, (tuple, list)) or len(sample) != 2:
                 raise ValueError(
@@ -205,11 +242,11 @@ class MixupCollator:
                     f"Expected the image of sample {i} to be a torch.Tensor, "
                     f"but got {type(image).__name__}."
                 )
-            label = torch.as_tensor(np.asarray(label) if isinstance(label, list) else label)
+            label = as_tensor(label, f"labels of sample {i}")
             if tuple(label.shape) != (g,):
                 raise ValueError(
-                    f"Expected the labels of sample {i} of shape (G,) = ({g},) for {g} attribute "
-                    f"groups, but got {tuple(label.shape)}."
+                    f"Expected the labels of sample {i} of shape {axis} = ({g},) for {g} {what}, "
+                    f"but got {tuple(label.shape)}."
                 )
             if i and image.shape != images[0].shape:
                 raise ValueError(
@@ -219,6 +256,9 @@ class MixupCollator:
             images.append(image)
             labels.append(label)
         check_floating(images[0], "image")
+        if self.groups is None:
+            target = check_multi_hot(torch.stack(labels), "labels", ignore_index=self.ignore_index)
+            return images, target
         target = check_hard_target(
             torch.stack(labels), self.groups, "labels", ignore_index=self.ignore_index
         )
@@ -227,10 +267,18 @@ class MixupCollator:
     def __call__(self, batch: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Collate ``[(image, labels), ...]`` into ``(images (N, ...), soft_targets (N, C))``."""
         images, target = self._unpack(batch)
-        soft = self.groups.to_one_hot(target, ignore_index=self.ignore_index, validate=False)
+        if self.groups is None:
+            soft = target.float()
+        else:
+            soft = self.groups.to_one_hot(
+                target, ignore_index=self.ignore_index, validate_args=False
+            )
         if self.mode == "none":
             return default_collate(images), soft
-        candidates = minority_mask(soft, self.groups, self.minority, validate_args=False)
+        candidates = minority_mask(
+            soft, self.groups, minority=self.minority, ignore_index=self.ignore_index,
+            validate_args=False,
+        )  # fmt: skip
         plan = mixup_plan(
             candidates,
             mode=self.mode,
@@ -243,7 +291,7 @@ class MixupCollator:
         if not bool(plan.mask.any()):
             return default_collate(images), soft
         out = _stack_mixup(images, plan, _empty_batch(images[0], len(images)))
-        return out, _mix_targets(soft, plan.lam, plan.partner, plan.mask, self.groups)
+        return out, _mix_targets(soft, plan.lam, plan.partner, plan.mask, self.groups, self.ignore_index)  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         # A torch.Generator (or a temporary state tensor) fails to unpickle under the spawn and
@@ -284,7 +332,7 @@ class BatchMixup(nn.Module):
     r"""Minority-aware mixup applied to a batch already on its device (e.g. the GPU).
 
     ``forward(images, target)`` takes images ``(N, ...)`` and hard ``(N, G)`` or soft ``(N, C)``
-    targets and returns ``(images, soft_targets)`` on the same device, with the same modes,
+    targets (plain multi-label, ``groups=None``: multi-hot or soft ``(N, C)``) and returns ``(images, soft_targets)`` on the same device, with the same modes,
     options and results as :class:`MixupCollator` (same seed and batch, same tensors). The random
     draws (one uniform, one Beta seed, ``N`` sort keys) come from a CPU generator and the keys are
     copied to the device without blocking; with ``validate_args=False`` nothing is read back, so a
@@ -302,12 +350,14 @@ class BatchMixup(nn.Module):
     checkpoint to resume the same stream.
 
     Args:
-        groups: The label layout.
-        counts: Training count of each attribute ``(C,)``.
+        groups: The label layout, or ``None`` for plain multi-label (see :class:`MixupCollator`).
+        counts: Training count of each attribute ``(C,)`` (give this or ``minority``).
+        minority: An explicit bool ``(C,)`` mask of the minority attributes (labels).
         mode: One of ``"minority"``, ``"all"``, ``"minority_pairs"``, ``"none"``.
         alpha: First Beta parameter.
         beta: Second Beta parameter.
-        threshold: Minority threshold on ``counts`` (default: their mean).
+        count_threshold: Minority threshold on ``counts``, a number of samples (default: their
+            mean).
         p: Probability of mixing a batch.
         per_sample_lam: One ``lam`` per image instead of one per batch.
         seed: Seed of the generator (default: fresh OS entropy).
@@ -335,13 +385,14 @@ class BatchMixup(nn.Module):
 
     def __init__(
         self,
-        groups: AttributeGroups,
+        groups: AttributeGroups | None = None,
         *,
-        counts: Any,
+        counts: Any = None,
+        minority: Any = None,
         mode: str = "minority",
         alpha: float = 0.2,
         beta: float = 0.2,
-        threshold: float | None = None,
+        count_threshold: float | None = None,
         p: float = 1.0,
         per_sample_lam: bool = False,
         seed: int | None = None,
@@ -350,8 +401,10 @@ class BatchMixup(nn.Module):
         validate_args: bool = True,
     ) -> None:
         super().__init__()
-        self.groups = check_groups(groups)
-        self.register_buffer("minority", _minority(groups, counts, threshold), persistent=False)
+        self.groups = check_optional_groups(groups)
+        self.register_buffer(
+            "minority", _minority(self.groups, counts, minority, count_threshold), persistent=False
+        )
         self.mode, self.alpha, self.beta, self.p = _check_options(mode, alpha, beta, p)
         self.per_sample_lam = bool(per_sample_lam)
         self.ignore_index = check_int(ignore_index, "ignore_index")
@@ -374,17 +427,27 @@ class BatchMixup(nn.Module):
                 raise ValueError("Expected `images` of shape (N, *), but got a 0-d tensor.")
             target = as_tensor(target, "target")
             check_same_device(images, target, "images", "target")
-        soft, _ = check_target(
-            target,
-            self.groups,
-            "target",
-            num_samples=n,
-            ignore_index=self.ignore_index,
-            validate=self.validate_args,
-        )
+        if self.groups is None:
+            target = as_tensor(target, "target")
+            check_shape(target, "target", (n, self.minority.numel()), "(N, C)")
+            if self.validate_args and not target.is_floating_point():
+                check_multi_hot(target, ignore_index=self.ignore_index)
+            soft = target.float()
+        else:
+            soft, _ = check_target(
+                target,
+                self.groups,
+                "target",
+                num_samples=n,
+                ignore_index=self.ignore_index,
+                validate_args=self.validate_args,
+            )
         if self.mode == "none":
             return images, soft
-        candidates = minority_mask(soft, self.groups, self.minority, validate_args=False)
+        candidates = minority_mask(
+            soft, self.groups, minority=self.minority, ignore_index=self.ignore_index,
+            validate_args=False,
+        )  # fmt: skip
         plan = mixup_plan(
             candidates,
             mode=self.mode,
@@ -397,10 +460,11 @@ class BatchMixup(nn.Module):
         return mixup(
             images,
             soft,
+            self.groups,
             lam=plan.lam,
             partner=plan.partner,
             mask=plan.mask,
-            groups=self.groups,
+            ignore_index=self.ignore_index if self.groups is None else None,
             validate_args=False,
         )
 

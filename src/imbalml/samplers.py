@@ -1,13 +1,15 @@
 r"""Minority oversampling: a DDP-aware sampler that repeats images carrying rare attributes.
 
-Repeat-factor sampling (Gupta et al., LVIS, 2019) for attribute groups: with ``f_c`` the fraction
-of images that carry attribute ``c`` and a threshold ``t``,
+Repeat-factor sampling (Gupta et al., LVIS, 2019), for attribute groups or plain multi-label
+data: with ``f_c`` the fraction of images that carry attribute (plain: positive label) ``c`` and
+a frequency threshold ``t``,
 
 .. math::
     r_c = \max\left(1, \left(\frac{t}{f_c}\right)^{q}\right), \qquad r_i = \max_{c \in i} r_c,
 
-(``q = 1/2``, LVIS's square root; ``q = 1`` for ``strategy="inverse_frequency"``), and image
-``i`` appears ``r_i`` times per epoch on average.
+(``q = 1/2``, LVIS's square root; ``q = 1`` for ``strategy="inverse_frequency"``), where the
+maximum runs over the attributes image ``i`` carries (plain: its positive labels), and image ``i``
+appears ``r_i`` times per epoch on average. Every epoch has the same length.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from torch.utils.data import Sampler
 
 from imbalml._validation import (
     check_choice,
-    check_groups,
     check_hard_target,
     check_int,
+    check_multi_hot,
     check_number,
+    check_optional_groups,
 )
 from imbalml.groups import AttributeGroups
 
@@ -35,42 +38,85 @@ __all__ = ["MinorityOversampler"]
 _POWERS = {"repeat_factor": 0.5, "inverse_frequency": 1.0}
 
 
+def _fixed_size_rounding(
+    repeat_factors: torch.Tensor, size: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Copies per image, ``floor(r_i)`` or one more, summing to exactly ``size``.
+
+    The ``size - sum(floor(r))`` extra copies go to distinct images, image ``i`` getting one with
+    probability proportional to ``frac(r_i)`` (capped at 1): systematic sampling with a random
+    start over a random order of the images, which draws exactly that many.
+    """
+    whole = repeat_factors.floor()
+    extra = size - int(whole.sum())
+    copies = whole.long()
+    if extra <= 0:
+        return copies
+    frac = (repeat_factors - whole).clone()
+    if float(frac.sum()) <= 0:  # every factor whole: spread the extras uniformly
+        frac = torch.ones_like(frac)
+    p = frac * (extra / float(frac.sum()))
+    for _ in range(64):  # cap at 1 and hand the excess to the others
+        over = p > 1
+        if not bool(over.any()):
+            break
+        p[over] = 1.0
+        rest = ~over & (p > 0)
+        if not bool(rest.any()):
+            break
+        room = extra - float(p[over].sum())
+        p[rest] *= room / float(p[rest].sum())
+    order = torch.randperm(p.numel(), generator=generator)
+    cumulative = p[order].cumsum(0).numpy()
+    start = float(torch.rand((), generator=generator, dtype=torch.float64))
+    points = np.arange(extra, dtype=np.float64) + start
+    picks = np.minimum(np.searchsorted(cumulative, points, side="right"), p.numel() - 1)
+    np.add.at(copies.numpy(), order.numpy()[picks], 1)
+    return copies
+
+
 class MinorityOversampler(Sampler[int]):
     r"""Sample images carrying rare attributes more often, sharded across DDP ranks.
 
     Each image gets a repeat factor ``r_i = max over its attributes c of max(1, (t / f_c) ** q)``,
     where ``f_c`` is the fraction of the images carrying ``c`` (missing labels count for nothing)
     and ``q = 1/2`` (``strategy="repeat_factor"``, LVIS) or ``q = 1``
-    (``"inverse_frequency"``). An image with only frequent attributes has ``r_i = 1``.
+    (``"inverse_frequency"``). An image with only frequent attributes has ``r_i = 1``. Plain
+    multi-label (``groups=None``, multi-hot targets): only the *positive* labels of an image count,
+    as in LVIS, so a frequent label's negatives never make an image rare.
 
-    The threshold ``t`` is a fraction of images: attributes rarer than ``t`` are oversampled. The
-    default is the mean attribute frequency, ``mean(counts) / N`` (``G / C`` with complete labels:
-    6/26 = 0.23 for the fashion data), so exactly the attributes below the mean count (the
-    minority attributes of :class:`imbalml.MixupCollator`'s default) are repeated; LVIS used
-    ``t = 0.001`` for 1203 object classes.
+    The frequency threshold ``t`` is a fraction of images: attributes rarer than ``t`` are
+    oversampled. The default is the mean attribute frequency, ``mean(counts) / N`` (``G / C``
+    with complete grouped labels: 6/26 = 0.23 for the fashion data), so exactly the attributes
+    below the mean count (the minority attributes of :class:`imbalml.MixupCollator`'s default) are
+    repeated; LVIS used ``t = 0.001`` for 1203 object classes.
 
-    Epochs:
+    **Epochs have a fixed length** (the same in every epoch, so a learning-rate scheduler stepped
+    per batch, e.g. ``OneCycleLR(total_steps=epochs * len(loader))``, and DDP's equal-length
+    assumption hold):
 
-    - default (``replacement=False``, ``num_samples=None``): every image appears
-      ``floor(r_i)`` times plus once more with probability ``frac(r_i)`` (stochastic rounding,
-      redrawn each epoch), then the list is shuffled; the epoch length varies around
-      ``sum(r_i)`` (:attr:`expected_epoch_size`). Every image is seen at least once per epoch.
-    - ``num_samples=M`` with ``replacement=False``: such rounds are concatenated and cut at ``M``,
-      for a fixed epoch length.
+    - default (``replacement=False``, ``num_samples=None``): ``M = round(sum(r_i))`` indices
+      (:attr:`epoch_size`): every image appears ``floor(r_i)`` times, and the
+      ``M - sum(floor(r_i))`` remaining places go to distinct images with probability
+      proportional to the fractional parts (redrawn each epoch); the list is then shuffled.
+      Every image is seen at least once per epoch, and image ``i`` about ``r_i`` times.
+    - ``num_samples=M`` with ``replacement=False``: such rounds are concatenated and cut at ``M``.
     - ``replacement=True``: ``M`` (default ``round(sum(r_i))``) independent draws with
       probability proportional to ``r_i`` (weighted random sampling).
 
     Distributed: all ranks build the same epoch list from ``(seed, epoch)``; as in
     ``torch.utils.data.DistributedSampler`` it is padded with its own first entries to a multiple
     of ``num_replicas`` (or cut, with ``drop_last``) and rank ``k`` takes entries
-    ``k, k + num_replicas, ...``. Call :meth:`set_epoch` before each epoch; the same
-    ``(seed, epoch)`` gives the same order.
+    ``k, k + num_replicas, ...``: ``len(sampler)`` is the same on every rank and in every epoch.
+    Call :meth:`set_epoch` before each epoch; the same ``(seed, epoch)`` gives the same order.
 
     Args:
-        target: Hard targets ``(N, G)`` of the dataset, in dataset order.
-        groups: The label layout.
+        target: Targets of the dataset, in dataset order: hard ``(N, G)`` indices (grouped) or
+            multi-hot ``(N, C)`` (plain); a tensor, numpy array or list.
+        groups: The label layout, or ``None`` for plain multi-label.
         strategy: ``"repeat_factor"`` (square root) or ``"inverse_frequency"``.
-        threshold: The frequency ``t`` in (0, 1] (default: the mean attribute frequency).
+        frequency_threshold: The frequency ``t`` in (0, 1] (default: the mean attribute
+            frequency).
         num_samples: Fixed number of indices per epoch (over all ranks); default see above.
         replacement: Draw independently with probability proportional to ``r_i``.
         seed: Base seed; the epoch's order depends only on ``(seed, epoch)``.
@@ -86,27 +132,29 @@ class MinorityOversampler(Sampler[int]):
 
     Example:
         >>> import torch
-        >>> from imbalml import AttributeGroups
-        >>> from imbalml.samplers import MinorityOversampler
+        >>> from imbalml import AttributeGroups, MinorityOversampler
         >>> groups = AttributeGroups([2, 2])
         >>> target = torch.tensor([[0, 0]] * 9 + [[1, 0]])  # attribute 1 in 1 image of 10
-        >>> sampler = MinorityOversampler(target, groups, threshold=0.4)
+        >>> sampler = MinorityOversampler(target, groups, frequency_threshold=0.4)
         >>> sampler.repeat_factors[-1].item()  # sqrt(0.4 / 0.1)
         2.0
         >>> sorted(sampler)  # image 9 twice
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
-        >>> shard = MinorityOversampler(target, groups, threshold=0.4, num_replicas=2, rank=1)
+        >>> shard = MinorityOversampler(target, groups, frequency_threshold=0.4, num_replicas=2, rank=1)
         >>> len(shard)
         6
+        >>> plain = MinorityOversampler(torch.tensor([[1, 0]] * 9 + [[1, 1]]), frequency_threshold=0.4)
+        >>> plain.repeat_factors[-1].item()  # only positives count: label 1 in 1 image of 10
+        2.0
     """
 
     def __init__(
         self,
         target: Any,
-        groups: AttributeGroups,
+        groups: AttributeGroups | None = None,
         *,
         strategy: str = "repeat_factor",
-        threshold: float | None = None,
+        frequency_threshold: float | None = None,
         num_samples: int | None = None,
         replacement: bool = False,
         seed: int = 0,
@@ -116,28 +164,34 @@ class MinorityOversampler(Sampler[int]):
         ignore_index: int = -100,
     ) -> None:
         super().__init__()
-        check_groups(groups)
+        groups = check_optional_groups(groups)
         self.strategy = check_choice(strategy, "strategy", tuple(_POWERS))
-        target = check_hard_target(target, groups, "target", ignore_index=ignore_index)
+        if groups is None:
+            target = check_multi_hot(target, ignore_index=ignore_index)
+            present = (target.cpu() == 1).bool()
+        else:
+            target = check_hard_target(target, groups, "target", ignore_index=ignore_index)
+            present = groups.to_one_hot(
+                target.cpu(), ignore_index=ignore_index, dtype=torch.bool, validate_args=False
+            )
         if target.shape[0] == 0:
             raise ValueError("Expected `target` with at least one sample, but got 0.")
-        present = groups.to_one_hot(
-            target.cpu(), ignore_index=ignore_index, dtype=torch.bool, validate=False
-        )
         n = present.shape[0]
         frequency = present.sum(0).double() / n
-        if threshold is None:
-            self.threshold = float(frequency.mean())
+        if frequency_threshold is None:
+            self.frequency_threshold = float(frequency.mean())
         else:
-            self.threshold = check_number(
-                threshold, "threshold", low=0.0, high=1.0, low_inclusive=False
+            self.frequency_threshold = check_number(
+                frequency_threshold, "frequency_threshold", low=0.0, high=1.0, low_inclusive=False
             )
-        ratio = torch.where(frequency > 0, self.threshold / frequency, torch.ones_like(frequency))
+        ratio = torch.where(
+            frequency > 0, self.frequency_threshold / frequency, torch.ones_like(frequency)
+        )
         #: Repeat factor of each attribute ``(C,)``, float64.
         self.attribute_repeat_factors = ratio.pow(_POWERS[self.strategy]).clamp(min=1.0)
         per_label = torch.where(present, self.attribute_repeat_factors, torch.ones_like(frequency))
         #: Repeat factor of each image ``(N,)``, float64 (1 for an image without labels).
-        self.repeat_factors = per_label.amax(1)
+        self.repeat_factors = per_label.amax(1) if per_label.shape[1] else torch.ones(n).double()
 
         self.replacement = bool(replacement)
         self.num_samples = (
@@ -163,8 +217,15 @@ class MinorityOversampler(Sampler[int]):
 
     @property
     def expected_epoch_size(self) -> float:
-        """Expected length of the default epoch list over all ranks: ``sum(r_i)``."""
+        """``sum(r_i)``: the sum of the repeat factors (the default epoch size before rounding)."""
         return float(self.repeat_factors.sum())
+
+    @property
+    def epoch_size(self) -> int:
+        """Length of every epoch's list over all ranks, before padding and sharding."""
+        if self.num_samples is not None:
+            return self.num_samples
+        return max(1, round(self.expected_epoch_size))
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch; the order depends only on ``(seed, epoch)``. Call before iterating."""
@@ -174,14 +235,11 @@ class MinorityOversampler(Sampler[int]):
         state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)
         return torch.Generator().manual_seed(int(state[0]))
 
-    def _round(self, generator: torch.Generator) -> torch.Tensor:
-        """One shuffled repeat-factor round: stochastic rounding of every ``r_i``."""
-        r = self.repeat_factors
-        whole = r.floor()
-        extra = torch.rand(r.shape, generator=generator, dtype=torch.float64) < (r - whole)
-        repeats = (whole.long() + extra.long()).numpy()
+    def _round(self, generator: torch.Generator, size: int) -> torch.Tensor:
+        """One shuffled repeat-factor round of exactly ``size`` indices."""
+        repeats = _fixed_size_rounding(self.repeat_factors, size, generator).numpy()
         # numpy's repeat: torch.repeat_interleave costs ~20 ms even for tiny inputs on some CPUs.
-        indices = torch.from_numpy(np.repeat(np.arange(r.numel(), dtype=np.int64), repeats))
+        indices = torch.from_numpy(np.repeat(np.arange(repeats.size, dtype=np.int64), repeats))
         return indices[torch.randperm(indices.numel(), generator=generator)]
 
     def epoch_indices(self) -> torch.Tensor:
@@ -189,17 +247,18 @@ class MinorityOversampler(Sampler[int]):
         if self._cache is not None and self._cache[0] == self.epoch:
             return self._cache[1]
         generator = self._generator()
+        size = self.epoch_size
+        rounded = max(1, round(self.expected_epoch_size))
         if self.replacement:
-            size = self.num_samples or max(1, round(self.expected_epoch_size))
             indices = torch.multinomial(
                 self.repeat_factors, size, replacement=True, generator=generator
             )
         elif self.num_samples is None:
-            indices = self._round(generator)
+            indices = self._round(generator, size)
         else:
             parts, total = [], 0
             while total < self.num_samples:
-                parts.append(self._round(generator))
+                parts.append(self._round(generator, rounded))
                 total += parts[-1].numel()
             indices = torch.cat(parts)[: self.num_samples]
         self._cache = (self.epoch, indices)
@@ -220,11 +279,11 @@ class MinorityOversampler(Sampler[int]):
         return iter(indices[self.rank : total : self.num_replicas].tolist())
 
     def __len__(self) -> int:
-        return self._total_size(self.epoch_indices().numel()) // self.num_replicas
+        return self._total_size(self.epoch_size) // self.num_replicas
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(strategy={self.strategy!r}, threshold={self.threshold:g}, "
-            f"images={self.repeat_factors.numel()}, expected_epoch_size="
-            f"{self.expected_epoch_size:.1f}, rank={self.rank}/{self.num_replicas})"
+            f"{type(self).__name__}(strategy={self.strategy!r}, "
+            f"frequency_threshold={self.frequency_threshold:g}, images={self.repeat_factors.numel()}, "
+            f"epoch_size={self.epoch_size}, rank={self.rank}/{self.num_replicas})"
         )

@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from imbalml._validation import check_groups, check_hard_target, check_int, check_number
+from imbalml._validation import (
+    check_hard_target,
+    check_int,
+    check_multi_hot,
+    check_number,
+    check_optional_groups,
+)
 from imbalml.groups import AttributeGroups
 
 __all__ = ["StratifiedSplit", "stratified_split"]
@@ -22,7 +28,7 @@ _INSTALL = (
 
 @dataclass(frozen=True)
 class StratifiedSplit:
-    """The result of :func:`stratified_split`.
+    """The result of :func:`~imbalml.stratified_split`.
 
     Attributes:
         train: Sorted long tensor of the training indices.
@@ -48,7 +54,7 @@ class StratifiedSplit:
 
 def stratified_split(
     target: Any,
-    groups: AttributeGroups,
+    groups: AttributeGroups | None = None,
     *,
     test_size: float | int,
     seed: int = 0,
@@ -59,12 +65,15 @@ def stratified_split(
     Runs the iterative stratification of Sechidis et al. (2011) through
     ``iterstrat.ml_stratifiers.MultilabelStratifiedShuffleSplit`` on the concatenated one-hot
     targets ``(N, C)`` (grouped multiclass labels are multi-label data with one positive per
-    group; a missing label is an all-zero segment). Rare attributes, which a random split may
-    leave out of one part entirely, are spread in proportion.
+    group; a missing label is an all-zero segment). Plain multi-label targets (``groups=None``)
+    are stratified as they are, on their positives (an ``ignore_index`` entry counts as a
+    negative). Rare attributes, which a random split may leave out of one part entirely, are
+    spread in proportion.
 
     Args:
-        target: Hard targets ``(N, G)`` (tensor or array).
-        groups: The label layout.
+        target: Hard targets ``(N, G)``, or multi-hot ``(N, C)`` with ``groups=None`` (tensor,
+            array or list).
+        groups: The label layout, or ``None`` for plain multi-label.
         test_size: Fraction of the samples in the test part, in (0, 1), or their number in
             [1, N - 1].
         seed: Seed of the split (the algorithm breaks ties at random).
@@ -94,13 +103,19 @@ def stratified_split(
         (24, 6)
         >>> split.test_counts
         tensor([4, 2, 2, 2, 2])
+        >>> plain = stratified_split(torch.tensor([[1, 0], [0, 1], [1, 1], [0, 0]] * 5), test_size=0.2)
+        >>> plain.test_counts  # positives per label in the test part
+        tensor([2, 2])
     """
     try:
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
     except ImportError as error:  # pragma: no cover - exercised with a patched import
         raise ImportError(_INSTALL) from error
-    check_groups(groups)
-    target = check_hard_target(target, groups, "target", ignore_index=ignore_index).cpu()
+    groups = check_optional_groups(groups)
+    if groups is None:
+        target = check_multi_hot(target, ignore_index=ignore_index).cpu()
+    else:
+        target = check_hard_target(target, groups, "target", ignore_index=ignore_index).cpu()
     n = target.shape[0]
     if n < 2:
         raise ValueError(f"Expected `target` with at least 2 samples to split, but got {n}.")
@@ -122,7 +137,12 @@ def stratified_split(
                 f"but test_size={test_size:g} gives {n_test} test samples."
             )
     seed = check_int(seed, "seed", low=0)
-    one_hot = groups.to_one_hot(target, ignore_index=ignore_index, dtype=torch.long, validate=False)
+    if groups is None:
+        one_hot = (target == 1).long()
+    else:
+        one_hot = groups.to_one_hot(
+            target, ignore_index=ignore_index, dtype=torch.long, validate_args=False
+        )
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     labels = one_hot.numpy()
     train, test = next(splitter.split(np.zeros((n, 1)), labels))

@@ -33,6 +33,7 @@ from imbalml._validation import (
     check_floating,
     check_groups,
     check_number,
+    check_optional_groups,
     check_reduction,
     check_scores,
     check_shape,
@@ -46,6 +47,7 @@ __all__ = [
     "asymmetric_loss",
     "dice_loss",
     "focal_loss",
+    "grouped_cross_entropy",
     "logit_adjusted_cross_entropy",
     "weighted_cross_entropy",
 ]
@@ -123,6 +125,24 @@ def _ignore_mask(y: torch.Tensor, ignore_index: int) -> torch.Tensor:
     return (y != ignore_index).to(y.dtype)
 
 
+def _check_sigmoid_target_shape(input: torch.Tensor, target: torch.Tensor) -> None:
+    """The sigmoid form's target is ``(N, C)`` like ``input``; name ``groups`` for ``(N, G)``."""
+    if tuple(target.shape) == tuple(input.shape):
+        return
+    hint = ""
+    if target.ndim == 2 and target.shape[0] == input.shape[0] and target.shape[1] < input.shape[1]:
+        if not target.is_floating_point() and target.dtype != torch.bool:
+            hint = (
+                " This looks like hard (N, G) attribute indices: pass `groups` (an "
+                "imbalml.AttributeGroups) for the grouped form; without `groups` the target is "
+                "multi-hot (N, C)."
+            )
+    raise ValueError(
+        f"Expected `target` of shape (N, C) like `input` = {tuple(input.shape)} (plain "
+        f"multi-label, groups=None), but got {tuple(target.shape)}.{hint}"
+    )
+
+
 def _sigmoid_args(
     input: Any, target: Any, ignore_index: int, validate: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -142,7 +162,7 @@ def _sigmoid_args(
                 f"but got {tuple(input.shape)}."
             )
         check_finite(input, "input")
-        check_shape(target, "target", tuple(input.shape), "(N, C) like `input`")
+        _check_sigmoid_target_shape(input, target)
         if target.is_complex():
             raise TypeError(f"Expected `target` with real values, but got dtype {target.dtype}.")
         t = target.detach()
@@ -182,7 +202,7 @@ def _grouped_args(
         check_scores(input, groups, "input")
     y, valid = check_target(
         target, groups, "target", num_samples=input.shape[0], ignore_index=ignore_index,
-        validate=validate,
+        validate_args=validate,
     )  # fmt: skip
     dtype = _compute_dtype(input)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
@@ -266,8 +286,12 @@ def _asymmetric_reference(
     clip: float,
     eps: float,
     detach_focal_weight: bool,
+    pos_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Elementwise ASL from ``p``, ``1 - p`` and their logs, differentiable by autograd.
+
+    ``mask`` multiplies the elementwise loss (missing labels and ``weight``); ``pos_weight``
+    multiplies the positive term, as in ``binary_cross_entropy_with_logits``.
 
     The plain statement of the loss (any probability model). :func:`_asymmetric_fused` computes
     the same values, with the gradient, in one pass; the tests hold the two together.
@@ -284,7 +308,10 @@ def _asymmetric_reference(
         log_pos, log_neg = log_p.clamp(min=log_eps), log_neg.clamp(min=log_eps)
     else:
         log_pos = log_p
-    loss = -torch.lerp(log_neg, log_pos, y)  # -(y log p + (1 - y) log(1 - p_m))
+    if pos_weight is None:
+        loss = -torch.lerp(log_neg, log_pos, y)  # -(y log p + (1 - y) log(1 - p_m))
+    else:
+        loss = -(pos_weight * y * log_pos + (1.0 - y) * log_neg)
     if gamma_pos > 0 or gamma_neg > 0:
         base = torch.lerp(p_m, one_minus_p, y)  # 1 - p_t = y (1 - p) + (1 - y) p_m
         if detach_focal_weight:
@@ -452,15 +479,46 @@ class _AsymmetricLossFunction(torch.autograd.Function):
         return grad_output * grad_first, grad_output * grad_second, None, None, None
 
 
+def _label_weights(
+    weight: Any,
+    pos_weight: Any,
+    groups: AttributeGroups | None,
+    x: torch.Tensor,
+    validate: bool,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Check ``weight`` and ``pos_weight`` (each ``(C,)``, ``>= 0``); return them as ``(1, C)``."""
+    out: list[torch.Tensor | None] = []
+    names = groups.attribute_names if groups is not None else None
+    for value, name in ((weight, "weight"), (pos_weight, "pos_weight")):
+        if value is None:
+            out.append(None)
+            continue
+        if validate:
+            value = _check_attribute_vector(
+                value, name, x.shape[1], positive=False, attribute_names=names
+            )
+        out.append(as_tensor(value, name).to(device=x.device, dtype=x.dtype).reshape(1, -1))
+    return out[0], out[1]
+
+
+def _scale(mask: torch.Tensor | None, weight: torch.Tensor | None) -> torch.Tensor | None:
+    """The elementwise factor of the loss: the missing-label mask times the label weights."""
+    if weight is None:
+        return mask
+    return weight if mask is None else mask * weight
+
+
 def asymmetric_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    groups: AttributeGroups | None = None,
     *,
     gamma_pos: float = 1.0,
     gamma_neg: float = 4.0,
     clip: float = 0.05,
     eps: float = 1e-8,
-    groups: AttributeGroups | None = None,
+    weight: torch.Tensor | None = None,
+    pos_weight: torch.Tensor | None = None,
     detach_focal_weight: bool = False,
     ignore_index: int = -100,
     reduction: str = "mean",
@@ -481,6 +539,19 @@ def asymmetric_loss(
     reference implementation does. ``p = sigmoid(input)`` when ``groups`` is ``None`` (the paper's
     form, equal to ``timm.loss.AsymmetricLossMultiLabel(reduction="sum")`` with
     ``reduction="sum"``), otherwise one softmax per attribute group (the fashion report's form).
+
+    Label weights work as in ``torch.nn.functional.binary_cross_entropy_with_logits``:
+    ``pos_weight`` :math:`w^+_c` multiplies the positive term and ``weight`` :math:`w_c` the whole
+    elementwise loss,
+
+    .. math::
+        \ell_{nc} = -w_c \left(w^+_c\, y \log p\, (1 - p)^{\gamma_+}
+        + (1 - y) \log(1 - p_m)\, p_m^{\gamma_-}\right)
+
+    (for hard targets), so :func:`imbalml.class_weights` with ``groups=None`` (negatives /
+    positives per label) gives BCE's usual ``pos_weight``. ``"mean"`` still divides by the number
+    of non-ignored elements, as torch does. With ``pos_weight`` the loss is computed through plain
+    autograd (same values, a slower backward pass).
 
     Numerics: the computation runs in float32 for half-precision input (float64 stays float64).
     :math:`p` and :math:`1 - p` are computed separately (:math:`1 / (1 + e^{\mp x})`, or for the
@@ -511,6 +582,9 @@ def asymmetric_loss(
         clip: Probability margin :math:`m \in [0, 1)` shifted off the negatives (0 disables it).
         eps: Lower clamp of the probabilities inside the logs, in ``[0, 1)`` (0 disables it).
         groups: ``None`` for the sigmoid form, or the label layout for the grouped-softmax form.
+        weight: Per-label (per-attribute) weights ``(C,)``, ``>= 0``, multiplying the loss.
+        pos_weight: Per-label weights ``(C,)``, ``>= 0``, of the positive term (sigmoid form:
+            e.g. ``class_weights(label_counts(y), num_samples=len(y))``).
         detach_focal_weight: Treat the focusing weight as a constant (no gradient through it),
             like the reference's ``disable_torch_grad_focal_loss``; done with ``detach``, so the
             caller's grad mode is never changed.
@@ -542,8 +616,10 @@ def asymmetric_loss(
         tensor(1.3748)
         >>> groups = AttributeGroups([2, 3])
         >>> logits = torch.tensor([[2.0, 0.0, 0.1, -1.0, 3.0]])
-        >>> asymmetric_loss(logits, torch.tensor([[0, 2]]), groups=groups, gamma_pos=0.0)
+        >>> asymmetric_loss(logits, torch.tensor([[0, 2]]), groups, gamma_pos=0.0)
         tensor(0.0395)
+        >>> asymmetric_loss(x, y, pos_weight=torch.tensor([1.0, 3.0, 2.0]), reduction="sum")
+        tensor(1.5538)
     """
     _check_asl_hyper(gamma_pos, gamma_neg, clip, eps)
     check_reduction(reduction)
@@ -555,31 +631,34 @@ def asymmetric_loss(
         "detach_focal_weight": bool(detach_focal_weight),
     }
     mask: torch.Tensor | None
+    groups = check_optional_groups(groups)
+    first: torch.Tensor
+    second: torch.Tensor | None
     if groups is None:
         x, y, mask = _sigmoid_args(input, target, ignore_index, validate_args)
-        if y.requires_grad:  # a target that needs a gradient: plain autograd
-            loss = _asymmetric_autograd(x, None, y, mask, options)
-        else:
-            loss = _AsymmetricLossFunction.apply(x, None, y, mask, options)
+        first, second = x, None
     else:
-        check_groups(groups)
         x, y, valid = _grouped_args(input, target, groups, ignore_index, validate_args)
         mask = _attribute_mask(valid, groups, x.dtype, validate_args)
-        log_p, log_1mp = _grouped_log_probs(x, groups)
-        if y.requires_grad:
-            loss = _asymmetric_autograd(log_p, log_1mp, y, mask, options)
-        else:
-            loss = _AsymmetricLossFunction.apply(log_p, log_1mp, y, mask, options)
+        first, second = _grouped_log_probs(x, groups)
+    w, pw = _label_weights(weight, pos_weight, groups, x, validate_args)
+    scale = _scale(mask, w)
+    if y.requires_grad or pw is not None:  # plain autograd (a target that needs a gradient)
+        loss = _asymmetric_autograd(first, second, y, scale, {**options, "pos_weight": pw})
+    else:
+        loss = _AsymmetricLossFunction.apply(first, second, y, scale, options)
     return _reduce(loss, mask, reduction)
 
 
 def focal_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    groups: AttributeGroups | None = None,
     *,
     gamma: float = 2.0,
-    groups: AttributeGroups | None = None,
     eps: float = 0.0,
+    weight: torch.Tensor | None = None,
+    pos_weight: torch.Tensor | None = None,
     detach_focal_weight: bool = False,
     ignore_index: int = -100,
     reduction: str = "mean",
@@ -593,7 +672,8 @@ def focal_loss(
         \ell = -\left(y \log p + (1 - y) \log(1 - p)\right) \left(1 - p_t\right)^{\gamma}
 
     With the default ``eps=0`` and ``groups=None`` this equals
-    ``torchvision.ops.sigmoid_focal_loss(input, target, alpha=-1, gamma=gamma)``. Arguments,
+    ``torchvision.ops.sigmoid_focal_loss(input, target, alpha=-1, gamma=gamma)``; with ``gamma=0``
+    it is ``binary_cross_entropy_with_logits``, ``weight`` and ``pos_weight`` included. Arguments,
     shapes and reductions are those of :func:`asymmetric_loss`.
 
     Example:
@@ -602,7 +682,7 @@ def focal_loss(
         >>> focal_loss(torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]]), gamma=2.0)
         tensor(0.9117)
     """
-    return asymmetric_loss(input, target, gamma_pos=gamma, gamma_neg=gamma, clip=0.0, eps=eps, groups=groups, detach_focal_weight=detach_focal_weight, ignore_index=ignore_index, reduction=reduction, validate_args=validate_args)  # fmt: skip
+    return asymmetric_loss(input, target, groups, gamma_pos=gamma, gamma_neg=gamma, clip=0.0, eps=eps, weight=weight, pos_weight=pos_weight, detach_focal_weight=detach_focal_weight, ignore_index=ignore_index, reduction=reduction, validate_args=validate_args)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -612,8 +692,8 @@ def focal_loss(
 def dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
-    *,
     groups: AttributeGroups | None = None,
+    *,
     smooth: float = 1.0,
     eps: float = 1e-7,
     ignore_index: int = -100,
@@ -678,11 +758,11 @@ def dice_loss(
     check_number(eps, "eps", low=0.0, low_inclusive=False)
     check_reduction(reduction)
     mask: torch.Tensor | None
+    groups = check_optional_groups(groups)
     if groups is None:
         x, y, mask = _sigmoid_args(input, target, ignore_index, validate_args)
         p = torch.sigmoid(x)
     else:
-        check_groups(groups)
         x, y, valid = _grouped_args(input, target, groups, ignore_index, validate_args)
         mask = _attribute_mask(valid, groups, x.dtype, validate_args)
         p = grouped_log_softmax(x, groups, validate_args=False).exp()
@@ -704,7 +784,7 @@ def dice_loss(
 # cross-entropy family
 
 
-def weighted_cross_entropy(
+def grouped_cross_entropy(
     input: torch.Tensor,
     target: torch.Tensor,
     groups: AttributeGroups,
@@ -716,7 +796,7 @@ def weighted_cross_entropy(
     reduction: str = "mean",
     validate_args: bool = True,
 ) -> torch.Tensor:
-    r"""Cross-entropy of each attribute group's softmax, with per-attribute weights.
+    r"""Cross-entropy of each attribute group's softmax (optionally with per-attribute weights).
 
     For group :math:`g` with :math:`K_g` attributes, log-probabilities :math:`\log p` from the
     group's softmax, weights :math:`w` and (smoothed) target :math:`\tilde t = (1 - \varepsilon) t
@@ -743,7 +823,8 @@ def weighted_cross_entropy(
         input: Logits ``(N, C)``.
         target: Hard ``(N, G)`` indices or soft ``(N, C)`` targets.
         groups: The label layout.
-        weight: Per-attribute weights ``(C,)``, ``>= 0`` (e.g. from :func:`imbalml.class_weights`).
+        weight: Per-attribute weights ``(C,)``, ``>= 0`` (e.g. from :func:`imbalml.class_weights`);
+            ``None`` for the plain cross-entropy (:math:`w_c = 1`).
         label_smoothing: :math:`\varepsilon \in [0, 1]`, spread uniformly within each group.
         ignore_index: Hard-target value marking a missing label.
         group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
@@ -766,14 +847,14 @@ def weighted_cross_entropy(
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups
-        >>> from imbalml.functional import weighted_cross_entropy
+        >>> from imbalml.functional import grouped_cross_entropy
         >>> groups = AttributeGroups([2, 3])
         >>> logits = torch.tensor([[2.0, 0.0, 0.1, -1.0, 3.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
         >>> target = torch.tensor([[0, 2], [1, 0]])
-        >>> weighted_cross_entropy(logits, target, groups, group_reduction="none")
+        >>> grouped_cross_entropy(logits, target, groups, group_reduction="none")
         tensor([0.2201, 0.5847])
         >>> w = torch.tensor([1.0, 3.0, 1.0, 1.0, 1.0])
-        >>> weighted_cross_entropy(logits, target, groups, weight=w)
+        >>> grouped_cross_entropy(logits, target, groups, weight=w)
         tensor(0.8514)
     """
     check_groups(groups)
@@ -818,6 +899,40 @@ def weighted_cross_entropy(
     return out
 
 
+def weighted_cross_entropy(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    groups: AttributeGroups,
+    *,
+    weight: torch.Tensor,
+    label_smoothing: float = 0.0,
+    ignore_index: int = -100,
+    group_reduction: str = "sum",
+    reduction: str = "mean",
+    validate_args: bool = True,
+) -> torch.Tensor:
+    """:func:`grouped_cross_entropy` with required per-attribute weights ``(C,)``.
+
+    The same kernel and arguments; ``weight`` (e.g. :func:`imbalml.class_weights`) is required
+    here, so a configuration that meant to weight cannot silently train unweighted.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, class_weights
+        >>> from imbalml.functional import weighted_cross_entropy
+        >>> groups = AttributeGroups([2, 3])
+        >>> w = class_weights(torch.tensor([30, 10, 5, 5, 10]), groups)
+        >>> weighted_cross_entropy(torch.zeros(2, 5), torch.tensor([[0, 2], [1, 0]]), groups, weight=w)
+        tensor(1.7918)
+    """
+    if weight is None:
+        raise TypeError(
+            "Expected `weight` to be a (C,) tensor of per-attribute weights, but got None "
+            "(use grouped_cross_entropy for the unweighted loss)."
+        )
+    return grouped_cross_entropy(input, target, groups, weight=weight, label_smoothing=label_smoothing, ignore_index=ignore_index, group_reduction=group_reduction, reduction=reduction, validate_args=validate_args)  # fmt: skip
+
+
 def _check_priors(priors: Any, groups: AttributeGroups) -> torch.Tensor:
     return _check_attribute_vector(
         priors, "priors", groups.num_attributes, positive=True,
@@ -825,51 +940,90 @@ def _check_priors(priors: Any, groups: AttributeGroups) -> torch.Tensor:
     )  # fmt: skip
 
 
+def _check_tau(tau: Any, size: int) -> float | torch.Tensor:
+    """``tau``: a number ``>= 0``, or a ``(size,)`` tensor of them (one per group or label)."""
+    if isinstance(tau, (torch.Tensor, list, tuple)) or hasattr(tau, "__array__"):
+        return _check_attribute_vector(tau, "tau", size, positive=False)
+    return check_number(tau, "tau", low=0.0)
+
+
 def adjust_logits(
-    logits: torch.Tensor,
-    priors: torch.Tensor,
-    groups: AttributeGroups,
+    input: torch.Tensor,
+    groups: AttributeGroups | None,
     *,
-    tau: float = 1.0,
+    priors: torch.Tensor,
+    tau: float | torch.Tensor = 1.0,
     validate_args: bool = True,
 ) -> torch.Tensor:
-    r"""Post-hoc logit adjustment (Menon et al. 2021): :math:`z - \tau \log \pi`, per group.
+    r"""Post-hoc logit adjustment (Menon et al. 2021), per group or per label.
 
-    Use it at evaluation on a model trained with a plain (unadjusted) loss, so that the per-group
-    argmax targets the balanced error. A model trained with
+    Grouped: :math:`z_c - \tau_g \log \pi_c` for attribute :math:`c` of group :math:`g`, so that
+    the per-group argmax targets the balanced error. Because each group's softmax ignores
+    constants, ``priors`` need not be normalised within a group (counts give the same result as
+    frequencies). Plain multi-label (``groups=None``): :math:`z_c - \tau_c \log(\pi_c / (1 -
+    \pi_c))` with :math:`\pi_c \in (0, 1)` the frequency of label :math:`c`'s positives, which
+    moves each label's decision threshold from probability 1/2 to the prior (for :math:`\tau = 1`).
+
+    Use it at evaluation on a model trained with a plain (unadjusted) loss. A model trained with
     :func:`logit_adjusted_cross_entropy` already has the adjustment built in: evaluate its raw
-    logits. Because each group's softmax ignores constants, ``priors`` need not be normalised
-    within a group (counts give the same result as frequencies).
+    logits. :func:`imbalml.tune_thresholds` chooses one :math:`\tau_g` per group on a validation
+    split.
 
     Args:
-        logits: Logits ``(N, C)``.
-        priors: Per-attribute prior ``(C,)``, strictly positive (e.g. :func:`imbalml.class_priors`).
-        groups: The label layout.
-        tau: Adjustment strength :math:`\tau \ge 0`.
+        input: Logits ``(N, C)``.
+        groups: The label layout, or ``None`` for plain multi-label.
+        priors: Per-attribute prior ``(C,)`` (:func:`imbalml.class_priors`): strictly positive
+            with ``groups``; in ``(0, 1)`` without.
+        tau: Adjustment strength :math:`\tau \ge 0`: one number, or one per group ``(G,)``
+            (``(C,)`` per label when ``groups`` is ``None``).
         validate_args: Check shapes and values.
 
     Returns:
-        Adjusted logits ``(N, C)`` in the dtype of ``logits``.
+        Adjusted logits ``(N, C)`` in the dtype of ``input``.
 
     Raises:
-        ValueError: If ``priors`` has the wrong shape or a non-positive entry.
+        ValueError: If ``priors`` or ``tau`` has the wrong shape or an out-of-range entry.
 
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups
         >>> from imbalml.functional import adjust_logits
         >>> groups = AttributeGroups([2])
-        >>> adjust_logits(torch.tensor([[1.0, 0.0]]), torch.tensor([0.9, 0.1]), groups)
+        >>> adjust_logits(torch.tensor([[1.0, 0.0]]), groups, priors=torch.tensor([0.9, 0.1]))
         tensor([[1.1054, 2.3026]])
+        >>> adjust_logits(torch.tensor([[0.0, 0.0]]), None, priors=torch.tensor([0.5, 0.2]))
+        tensor([[0.0000, 1.3863]])
     """
-    check_groups(groups)
-    check_number(tau, "tau", low=0.0)
-    logits = as_tensor(logits, "logits")
-    if validate_args:
-        check_scores(logits, groups, "logits", finite=False)
+    groups = check_optional_groups(groups)
+    input = as_tensor(input, "input")
+    check_floating(input, "input")
+    if input.ndim != 2:
+        raise ValueError(f"Expected `input` of shape (N, C), but got {tuple(input.shape)}.")
+    num_tau = input.shape[1] if groups is None else groups.num_groups
+    tau = _check_tau(tau, num_tau)
+    if groups is None:
+        if validate_args:
+            pri = _check_attribute_vector(priors, "priors", input.shape[1], positive=True)
+            if bool((pri >= 1).any()):
+                i = int((pri >= 1).nonzero()[0, 0])
+                raise ValueError(
+                    f"Expected `priors` in (0, 1) (the frequency of each label's positives) "
+                    f"for groups=None, but got {pri[i].item():g} at index {i}."
+                )
+    elif validate_args:
+        check_scores(input, groups, "input", finite=False)
         _check_priors(priors, groups)
-    log_priors = as_tensor(priors, "priors").to(device=logits.device, dtype=_compute_dtype(logits))
-    return (logits.to(log_priors.dtype) - tau * log_priors.log()).to(logits.dtype)
+    dtype = _compute_dtype(input)
+    pri_t = as_tensor(priors, "priors").to(device=input.device, dtype=dtype)
+    log_odds = pri_t.log() if groups is not None else pri_t.log() - torch.log1p(-pri_t)
+    if isinstance(tau, torch.Tensor):
+        tau_t = tau.to(device=input.device, dtype=dtype)
+        if groups is not None:
+            tau_t = tau_t[groups.group_index(input.device)]
+        shift = tau_t * log_odds
+    else:
+        shift = tau * log_odds
+    return (input.to(dtype) - shift).to(input.dtype)
 
 
 def logit_adjusted_cross_entropy(
@@ -891,7 +1045,7 @@ def logit_adjusted_cross_entropy(
     .. math::
         \ell_{ng} = -\log \operatorname{softmax}_g\big(z_{n} + \tau \log \pi\big)_{y_{ng}}
 
-    i.e. :func:`weighted_cross_entropy` of the logits shifted by :math:`\tau \log \pi` within
+    i.e. :func:`grouped_cross_entropy` of the logits shifted by :math:`\tau \log \pi` within
     each group. With :math:`\tau = 1` and ``priors`` set to the training counts this is the
     Balanced Softmax loss. Evaluate the trained model on its raw logits.
 
@@ -901,15 +1055,15 @@ def logit_adjusted_cross_entropy(
         groups: The label layout.
         priors: Per-attribute prior ``(C,)``, strictly positive (:func:`imbalml.class_priors`).
         tau: Adjustment strength :math:`\tau \ge 0` (0 gives plain cross-entropy).
-        weight: Per-attribute weights ``(C,)``, as in :func:`weighted_cross_entropy`.
-        label_smoothing: As in :func:`weighted_cross_entropy`.
+        weight: Per-attribute weights ``(C,)``, as in :func:`grouped_cross_entropy`.
+        label_smoothing: As in :func:`grouped_cross_entropy`.
         ignore_index: Hard-target value marking a missing label.
         group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
         reduction: ``"none"``, ``"sum"`` or ``"mean"`` over samples.
         validate_args: Check shapes and values.
 
     Returns:
-        The loss, shaped as in :func:`weighted_cross_entropy`.
+        The loss, shaped as in :func:`grouped_cross_entropy`.
 
     Raises:
         ValueError: For bad shapes, targets, priors or options, or (with ``validate_args``)
@@ -933,7 +1087,7 @@ def logit_adjusted_cross_entropy(
     dtype = _compute_dtype(input)
     log_priors = as_tensor(priors, "priors").to(device=input.device, dtype=dtype).log()
     shifted = input.to(dtype) + tau * log_priors
-    return weighted_cross_entropy(
+    return grouped_cross_entropy(
         shifted,
         target,
         groups,

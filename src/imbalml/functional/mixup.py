@@ -1,7 +1,8 @@
 r"""Minority-aware mixup kernels: which attributes and images are minority, the draw, the mix.
 
 The recipe (see :class:`imbalml.MixupCollator`): an attribute is *minority* when its training count
-is at most a threshold; an image is *minority* when any of its labels is a minority attribute; per
+is at most a count threshold; an image is *minority* when any of its labels (plain multi-label: any
+of its *positive* labels) is a minority attribute; per
 batch, ``lam ~ Beta(alpha, beta)`` and a random partner ``pi(i)`` are drawn, and each selected
 row becomes
 
@@ -34,7 +35,9 @@ from imbalml._validation import (
     check_floating,
     check_groups,
     check_hard_target,
+    check_multi_hot,
     check_number,
+    check_optional_groups,
     check_same_device,
     check_shape,
     check_soft_target,
@@ -55,21 +58,22 @@ __all__ = [
 MIXUP_MODES = ("minority", "all", "minority_pairs", "none")
 
 
-def minority_attributes(counts: Any, *, threshold: float | None = None) -> torch.Tensor:
-    """Mark the attributes whose training count is at most ``threshold``.
+def minority_attributes(counts: Any, *, count_threshold: float | None = None) -> torch.Tensor:
+    """Mark the attributes (labels) whose training count is at most ``count_threshold``.
 
     Args:
-        counts: Per-attribute counts ``(C,)`` (tensor, array or sequence), e.g. from
-            :func:`imbalml.label_counts`.
-        threshold: An attribute is minority when ``count <= threshold``. Default: the mean count
-            per attribute, ``counts.sum() / C`` (the fashion report's choice: 5000 images x 6
-            groups / 26 attributes, about 1154).
+        counts: Per-attribute counts ``(C,)`` (tensor, array or list), e.g. from
+            :func:`imbalml.label_counts`; for plain multi-label, the positives of each label.
+        count_threshold: An attribute is minority when ``count <= count_threshold`` (a number of
+            samples, not a frequency). Default: the mean count per attribute,
+            ``counts.sum() / C`` (the fashion report's choice: 5000 images x 6 groups / 26
+            attributes, about 1154).
 
     Returns:
         A bool tensor ``(C,)`` on the device of ``counts``.
 
     Raises:
-        TypeError: If ``counts`` is not numeric or ``threshold`` not a real number.
+        TypeError: If ``counts`` is not numeric or ``count_threshold`` not a real number.
         ValueError: If ``counts`` is not a non-empty 1-D array of finite non-negative values.
 
     Example:
@@ -78,11 +82,9 @@ def minority_attributes(counts: Any, *, threshold: float | None = None) -> torch
         ...            2086, 826, 19, 2069, 310, 702, 3399, 105, 48, 436, 749, 279, 3972]
         >>> int(minority_attributes(fashion).sum())  # threshold 30000 / 26 = 1153.8
         18
-        >>> minority_attributes([5, 1, 3], threshold=3)
+        >>> minority_attributes([5, 1, 3], count_threshold=3)
         tensor([False,  True,  True])
     """
-    if isinstance(counts, (list, tuple)):
-        counts = np.asarray(counts)
     counts = as_tensor(counts, "counts")
     if counts.dtype == torch.bool or counts.is_complex():
         raise TypeError(f"Expected `counts` to have a real dtype, but got {counts.dtype}.")
@@ -98,7 +100,11 @@ def minority_attributes(counts: Any, *, threshold: float | None = None) -> torch
         raise ValueError(
             f"Expected `counts` to be non-negative, but got {counts[col].item():g} at index {col}."
         )
-    limit = counts.mean() if threshold is None else check_number(threshold, "threshold")
+    limit = (
+        counts.mean()
+        if count_threshold is None
+        else check_number(count_threshold, "count_threshold")
+    )
     return counts <= limit
 
 
@@ -106,29 +112,39 @@ def _rows(tensor: torch.Tensor) -> int:
     return tensor.shape[0] if tensor.ndim else 0
 
 
-def _check_minority(minority: Any, groups: AttributeGroups) -> torch.Tensor:
+def check_minority(minority: Any, num_attributes: int | None) -> torch.Tensor:
+    """Check a bool ``(C,)`` minority mask (``C`` free when ``num_attributes`` is None)."""
     minority = as_tensor(minority, "minority")
     if minority.dtype != torch.bool:
         raise TypeError(f"Expected `minority` to be a bool tensor, but got {minority.dtype}.")
-    check_shape(minority, "minority", (groups.num_attributes,), "(C,)")
+    if num_attributes is None:
+        if minority.ndim != 1 or minority.numel() == 0:
+            raise ValueError(
+                f"Expected `minority` of shape (C,) with C >= 1, but got {tuple(minority.shape)}."
+            )
+    else:
+        check_shape(minority, "minority", (num_attributes,), "(C,)")
     return minority
 
 
 def minority_mask(
     target: Any,
-    groups: AttributeGroups,
-    minority: Any,
+    groups: AttributeGroups | None = None,
     *,
+    minority: Any,
     ignore_index: int = -100,
     validate_args: bool = True,
 ) -> torch.Tensor:
-    """Mark the images that carry at least one minority attribute.
+    """Mark the images that carry at least one minority attribute (plain: a minority positive).
 
     Args:
-        target: Hard targets ``(N, G)`` (integer indices, ``ignore_index`` for a missing label) or
-            soft targets ``(N, C)`` (an attribute counts where its value is nonzero, so a mixed
-            image is minority when either source was).
-        groups: The label layout.
+        target: Grouped: hard targets ``(N, G)`` (integer indices, ``ignore_index`` for a missing
+            label) or soft targets ``(N, C)`` (an attribute counts where its value is nonzero, so
+            a mixed image is minority when either source was). Plain multi-label
+            (``groups=None``): multi-hot or mixed ``(N, C)``; only *positives* count (entries
+            ``> 0``, not ``ignore_index``), so a frequent label's negatives never make an image
+            minority.
+        groups: The label layout, or ``None`` for plain multi-label.
         minority: Bool ``(C,)`` from :func:`minority_attributes`; moved to ``target``'s device.
         ignore_index: Label value marking a missing attribute (hard targets).
         validate_args: Check label ranges and soft-target sums (these checks read values back to
@@ -147,12 +163,24 @@ def minority_mask(
         >>> from imbalml.functional import minority_mask
         >>> groups = AttributeGroups([2, 3])
         >>> minority = torch.tensor([False, True, False, False, True])
-        >>> minority_mask(torch.tensor([[0, 0], [1, 0], [0, 2], [0, -100]]), groups, minority)
+        >>> minority_mask(torch.tensor([[0, 0], [1, 0], [0, 2], [0, -100]]), groups, minority=minority)
         tensor([False,  True,  True, False])
+        >>> minority_mask(torch.tensor([[1, 0, 0], [0, 0, 1], [1, 1, 0]]), minority=torch.tensor([False, True, True]))
+        tensor([False,  True,  True])
     """
-    check_groups(groups)
-    minority = _check_minority(minority, groups)
+    groups = check_optional_groups(groups)
     target = as_tensor(target, "target")
+    if groups is None:
+        minority = check_minority(minority, None)
+        if validate_args:
+            check_shape(target, "target", (_rows(target), minority.numel()), "(N, C)")
+            if not target.is_floating_point():
+                check_multi_hot(target, ignore_index=ignore_index)
+        else:
+            check_shape(target, "target", (_rows(target), minority.numel()), "(N, C)")
+        present = (target > 0) & (target != ignore_index)
+        return (present & minority.to(target.device, non_blocking=True)).any(dim=1)
+    minority = check_minority(minority, groups.num_attributes)
     if target.is_floating_point():
         if validate_args:
             check_soft_target(target, groups, "target")
@@ -165,7 +193,7 @@ def minority_mask(
         else:
             check_shape(target, "target", (_rows(target), groups.num_groups), "(N, G)")
         present = groups.to_one_hot(
-            target, ignore_index=ignore_index, dtype=torch.bool, validate=False
+            target, ignore_index=ignore_index, dtype=torch.bool, validate_args=False
         )
     return (present & minority.to(target.device, non_blocking=True)).any(dim=1)
 
@@ -375,24 +403,32 @@ def _mix_targets(
     partner: torch.Tensor,
     mask: torch.Tensor,
     groups: AttributeGroups | None,
+    ignore_index: int | None = None,
 ) -> torch.Tensor:
-    """Mix soft targets ``(N, C)``; with ``groups``, a segment missing on either side stays 0."""
+    """Mix soft targets ``(N, C)``; with ``groups``, a segment missing on either side stays 0.
+
+    Without ``groups``, an entry equal to ``ignore_index`` on either side stays ``ignore_index``.
+    """
     mixed = torch.lerp(soft, soft[partner], _weight(lam, soft))
     if groups is not None:
         valid = torch.stack([s.sum(-1) for s in groups.split(soft)], -1) > 0
         both = (valid & valid[partner])[:, groups.group_index(soft.device)]
         mixed = torch.where(both, mixed, torch.zeros((), dtype=soft.dtype, device=soft.device))
+    elif ignore_index is not None:
+        ignored = soft == ignore_index
+        mixed = torch.where(ignored | ignored[partner], float(ignore_index), mixed)
     return torch.where(mask[:, None], mixed, soft)
 
 
 def mixup(
     inputs: torch.Tensor,
     soft_targets: torch.Tensor,
+    groups: AttributeGroups | None = None,
     *,
     lam: float | torch.Tensor,
     partner: torch.Tensor,
     mask: torch.Tensor,
-    groups: AttributeGroups | None = None,
+    ignore_index: int | None = None,
     validate_args: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Mix the rows selected by ``mask`` with their partners; leave the others bit for bit.
@@ -408,7 +444,8 @@ def mixup(
 
     With ``groups``, a group whose label is missing (all-zero segment) in either source row is
     missing (all zero) in the mixed row, so every segment still sums to 1 or 0; without ``groups``
-    the targets are mixed linearly whatever they hold.
+    the targets are mixed linearly (multi-hot labels become soft ones), except that an entry
+    equal to ``ignore_index`` (when given) in either source row stays ``ignore_index``.
 
     Args:
         inputs: Floating batch ``(N, ...)`` of any shape (images ``(N, 3, H, W)``, features).
@@ -418,6 +455,8 @@ def mixup(
         partner: Integer ``(N,)`` with values in ``[0, N)``, on ``inputs``' device.
         mask: Bool ``(N,)``, on ``inputs``' device.
         groups: The label layout, to keep missing labels missing (optional).
+        ignore_index: Without ``groups``: the target value marking a missing label, kept as it
+            is (default ``None``: no value is special).
         validate_args: Check dtypes, shapes and ranges (the range checks read values back to the
             host; set ``False`` on a GPU hot path).
 
@@ -477,7 +516,7 @@ def mixup(
     view = (inputs.shape[0],) + (1,) * (inputs.ndim - 1)
     mixed = torch.lerp(inputs, inputs[partner], _weight(lam, inputs))
     out = torch.where(mask.view(view), mixed, inputs)
-    return out, _mix_targets(soft_targets, lam, partner, mask, groups)
+    return out, _mix_targets(soft_targets, lam, partner, mask, groups, ignore_index)
 
 
 def _stack_mixup(rows: Sequence[torch.Tensor], plan: MixupPlan, out: torch.Tensor) -> torch.Tensor:
