@@ -311,14 +311,20 @@ def build_feature_data(config: dict[str, Any], root: Path, runtime: Any, splits:
     else:  # val is labelled: its centre features are cached too, as a second "dataset"
         train_idx, val_idx = torch.arange(len(all_train)), None
     cache_dir = Path(config["cache_dir"]) if config["cache_dir"] else Path(config["out_dir"]) / "feature-cache"
-    if runtime.is_main:
-        features.cached_features(model, all_train, train_idx.tolist(), config, device, cache_dir)
-        if val_idx is None:
-            features.cached_features(model, splits.val, [], config, device, cache_dir)
-    runtime.barrier()  # the other processes read what rank 0 wrote
-    centre, augmented = features.cached_features(model, all_train, train_idx.tolist(), config, device, cache_dir)
+
+    def load() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        centre, augmented = features.cached_features(model, all_train, train_idx.tolist(), config, device, cache_dir)
+        val = None if val_idx is not None else features.cached_features(model, splits.val, [], config, device, cache_dir)[0]
+        return centre, augmented, val
+
+    if runtime.is_main:  # computes (or reads) the cache once; the others read it after the barrier
+        loaded = load()
+    runtime.barrier()
+    if not runtime.is_main:
+        loaded = load()
+    centre, augmented, val_centre = loaded
     if val_idx is None:
-        val_inputs, _ = features.cached_features(model, splits.val, [], config, device, cache_dir)
+        val_inputs = val_centre
         val_targets = splits.val.targets
     else:
         val_inputs, val_targets = centre[val_idx], all_train.targets[val_idx]
