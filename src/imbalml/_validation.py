@@ -97,6 +97,23 @@ def check_floating(tensor: torch.Tensor, name: str) -> None:
         raise TypeError(f"Expected `{name}` to have a floating dtype, but got {tensor.dtype}.")
 
 
+def first_true(mask: torch.Tensor) -> tuple[int, ...]:
+    """Index of the first ``True`` entry of ``mask`` in row-major order, as Python ints.
+
+    The one way every check finds the entry it names; call it only when ``mask.any()``.
+    """
+    return tuple(int(v) for v in mask.nonzero()[0].tolist())
+
+
+def position(index: tuple[int, ...]) -> str:
+    """How an error message names an entry: ``"row 3, column 5"``, ``"index 7"``, ``"index (1, 2, 0)"``."""
+    if len(index) == 2:
+        return f"row {index[0]}, column {index[1]}"
+    if len(index) == 1:
+        return f"index {index[0]}"
+    return f"index {index}"
+
+
 def check_finite(tensor: torch.Tensor, name: str) -> None:
     """Raise if ``tensor`` holds NaN or infinite values, naming the first bad position."""
     finite = torch.isfinite(tensor)

@@ -1,5 +1,6 @@
 """Datasets, label statistics and splits."""
 
+from imbalml.data.atomic import atomic_write
 from imbalml.data.folder import (
     ATTRIBUTE_LIST,
     AttributeImageDataset,
@@ -16,6 +17,7 @@ __all__ = [
     "ATTRIBUTE_LIST",
     "AttributeImageDataset",
     "StratifiedSplit",
+    "atomic_write",
     "label_counts",
     "load_rgb",
     "read_attribute_list",
