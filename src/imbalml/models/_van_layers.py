@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, LayerNorm2d, LayerScale2d
-from timm.models._manipulate import checkpoint_seq
+from timm.models import checkpoint_seq
 from torch import nn
 
 __all__ = [

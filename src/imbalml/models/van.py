@@ -29,7 +29,6 @@ import torch
 from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from timm.layers import ClassifierHead, get_device_dtype, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
 from torch import nn
 
 from imbalml._validation import check_int, check_number
@@ -50,6 +49,27 @@ def _init_weights(module: nn.Module) -> None:
         trunc_normal_(module.weight, std=0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+def _take_indices(num_stages: int, indices: int | Sequence[int] | None) -> tuple[list[int], int]:
+    """The stage indices that ``forward_intermediates(indices=...)`` returns, and the largest.
+
+    ``None`` selects every stage, an int ``n`` the last ``n``, a sequence the listed stages
+    (negative indices count from the end), as timm's ``forward_intermediates`` convention says.
+    """
+    if indices is None:
+        indices = num_stages
+    if isinstance(indices, int):
+        if not 0 < indices <= num_stages:
+            raise ValueError(f"Expected the last-n `indices` in 1 .. {num_stages}, but got {indices}.")
+        taken = list(range(num_stages - indices, num_stages))
+    else:
+        taken = [num_stages + i if i < 0 else i for i in indices]
+        if not taken or any(not 0 <= t < num_stages for t in taken):
+            raise ValueError(
+                f"Expected stage `indices` in -{num_stages} .. {num_stages - 1}, but got {list(indices)}."
+            )
+    return taken, max(taken)
 
 
 class VAN(nn.Module):
@@ -253,7 +273,7 @@ class VAN(nn.Module):
         if output_fmt != "NCHW":
             raise ValueError(f"Expected `output_fmt` 'NCHW', but got {output_fmt!r}.")
         intermediates: list[torch.Tensor] = []
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        take_indices, max_index = _take_indices(len(self.stages), indices)
         stages = (
             self.stages
             if torch.jit.is_scripting() or not stop_early
@@ -271,7 +291,7 @@ class VAN(nn.Module):
         self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
     ) -> list[int]:
         """Drop the stages (and head) not needed for ``forward_intermediates(indices)``."""
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        take_indices, max_index = _take_indices(len(self.stages), indices)
         prune_end = max_index < len(self.stages) - 1
         self.stages = self.stages[: max_index + 1]
         if prune_end:
