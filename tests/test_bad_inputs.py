@@ -379,7 +379,7 @@ CASES = [
     Case("van-weights-not-van", lambda c: load_weights(timm.create_model("test_van"), timm.create_model("resnet10t", num_classes=0).state_dict()),
          ValueError, r"`source`: Expected a state dict in one of the layouts \('imbalml', 'original', 'openmmlab', 'huggingface', 'timm', 'efficientnet_pytorch'\), but got keys: conv1\.0\.weight"),
     Case("van-weights-other-size", lambda c: load_weights(timm.create_model("test_van"), timm.create_model("van_b0").state_dict()),
-         ValueError, r"Expected `stages\.\d\.\S+` of shape \(\d+, .*\), but the checkpoint has \(\d+, .*\).*Are these the weights of a different VAN size\?"),
+         ValueError, r"^`source` \(imbalml layout\): the state dict does not fit the model: \d+ unexpected keys: .*; \d+ shape mismatches: stages\.\d\.\S+ \(expected \(\d+, .*\), got \(\d+, .*\)\).*Are these the weights of a different VAN size\?$"),
     Case("van-weights-truncated", lambda c: (torch.save(timm.create_model("test_van").state_dict(), c.tmp / "v.pth"), load_weights(timm.create_model("test_van"), truncate(c.tmp / "v.pth"))),
          ValueError, r"Could not read a checkpoint from '.*v\.pth' \(RuntimeError: PytorchStreamReader failed"),
     Case("van-weights-missing", lambda c: load_weights(timm.create_model("test_van"), c.tmp / "nope.pth"),
@@ -389,9 +389,9 @@ CASES = [
     Case("lite0-weights-symmetric-padding", lambda c: load_weights(timm.create_model("efficientnet_lite0"), lite0_file()),
          ValueError, r"57934424\.pth': Expected a model with TensorFlow 'SAME' padding for these efficientnet_pytorch weights, such as timm\.create_model\('tf_efficientnet_lite0'\), but the model \(efficientnet_lite0\) pads its stem convolution symmetrically"),
     Case("lite0-weights-renamed-key", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), lite0_sd(rename=("_blocks.7._bn2.bias", "_blocks.7._bn_2.bias"))),
-         ValueError, r"`source`: Expected the checkpoint \(efficientnet_pytorch layout\) to hold exactly the model's tensors, but found missing keys: blocks\.3\.2\.bn3\.bias \(efficientnet_pytorch: _blocks\.7\._bn2\.bias\); unexpected keys: _blocks\.7\._bn_2\.bias\."),
+         ValueError, r"^`source` \(efficientnet_pytorch layout\): the state dict does not fit the model: 1 missing key: blocks\.3\.2\.bn3\.bias \(efficientnet_pytorch: _blocks\.7\._bn2\.bias\); 1 unexpected key: _blocks\.7\._bn_2\.bias\."),
     Case("lite0-weights-wrong-shape", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), lite0_sd(replace=("_blocks.2._depthwise_conv.weight", torch.zeros(144, 1, 5, 5)))),
-         ValueError, r"Expected `blocks\.1\.1\.conv_dw\.weight` \(efficientnet_pytorch: `_blocks\.2\._depthwise_conv\.weight`\) of shape \(144, 1, 3, 3\), but the checkpoint has \(144, 1, 5, 5\)"),
+         ValueError, r"1 shape mismatch: blocks\.1\.1\.conv_dw\.weight \(efficientnet_pytorch: _blocks\.2\._depthwise_conv\.weight\) \(expected \(144, 1, 3, 3\), got \(144, 1, 5, 5\)\)"),
     Case("lite0-weights-truncated", lambda c: load_weights(timm.create_model("tf_efficientnet_lite0"), truncate(Path(shutil.copy(lite0_file(), c.tmp / "lite0.pth")), 0.7)),
          ValueError, r"Could not read a checkpoint from '.*lite0\.pth' \(RuntimeError: (PytorchStreamReader failed|unexpected EOF)"),
     Case("lite0-weights-pickle-payload", lambda c: (torch.save({"_fc.weight": torch.zeros(1), "x": shutil.rmtree}, c.tmp / "p.pth"), load_weights(timm.create_model("tf_efficientnet_lite0"), c.tmp / "p.pth")),
@@ -405,7 +405,7 @@ CASES = [
     Case("pretrained-missing-file", lambda c: c.train("--pretrained", str(c.tmp / "van.pth")),
          FileNotFoundError, r"^--pretrained: No weights file at '.*van\.pth'\.$"),
     Case("pretrained-wrong-size", lambda c: (torch.save(timm.create_model("van_b0").state_dict(), c.tmp / "b0.pth"), c.train("--pretrained", str(c.tmp / "b0.pth"))),
-         ValueError, r"^--pretrained: '.*b0\.pth': Expected `stages\.0\.patch_embed\.proj\.weight` of shape \(8, 3, 7, 7\), but the checkpoint has \(32, 3, 7, 7\).*Are these the weights of a different VAN size\?"),
+         ValueError, r"^--pretrained: '.*b0\.pth' \(imbalml layout\): the state dict does not fit the model: .*shape mismatches: stages\.0\.patch_embed\.proj\.weight \(expected \(8, 3, 7, 7\), got \(32, 3, 7, 7\)\).*Are these the weights of a different VAN size\?"),
 ]  # fmt: skip
 
 

@@ -134,9 +134,9 @@ def test_renamed_key_named(package_sd):
     sd = dict(package_sd)
     sd["_blocks.3._dw_conv.weight"] = sd.pop("_blocks.3._depthwise_conv.weight")
     msg = (
-        r"`source`: Expected the checkpoint \(efficientnet_pytorch layout\) to hold exactly the "
-        r"model's tensors, but found missing keys: blocks\.2\.0\.conv_dw\.weight "
-        r"\(efficientnet_pytorch: _blocks\.3\._depthwise_conv\.weight\); unexpected keys: "
+        r"^`source` \(efficientnet_pytorch layout\): the state dict does not fit the model: "
+        r"1 missing key: blocks\.2\.0\.conv_dw\.weight "
+        r"\(efficientnet_pytorch: _blocks\.3\._depthwise_conv\.weight\); 1 unexpected key: "
         r"_blocks\.3\._dw_conv\.weight\. Pass strict=False"
     )
     with pytest.raises(ValueError, match=msg):
@@ -156,7 +156,7 @@ def test_renamed_key_named(package_sd):
 def test_dropped_key_named(package_sd, tmp_path, key, model_key):
     path = tmp_path / "lite0.pth"
     torch.save({k: v for k, v in package_sd.items() if k != key}, path)
-    pattern = rf"lite0\.pth': .*missing keys: {re.escape(model_key)} \(efficientnet_pytorch: {re.escape(key)}\)\."
+    pattern = rf"lite0\.pth' \(efficientnet_pytorch layout\): .*1 missing key: {re.escape(model_key)} \(efficientnet_pytorch: {re.escape(key)}\)\."
     with pytest.raises(ValueError, match=pattern):
         load_weights(lite0(), path)
 
@@ -175,9 +175,9 @@ def test_wrong_shape_named(package_sd):
     sd = dict(package_sd, **{"_blocks.5._bn1.bias": torch.zeros(3)})
     with pytest.raises(
         ValueError,
-        match=r"`source`: Expected `blocks\.3\.0\.bn2\.bias` \(efficientnet_pytorch: `_blocks\.5\._bn1\.bias`\) "
-        r"of shape \(240,\), but the checkpoint has \(3,\) \(efficientnet_pytorch layout\)\. "
-        r"Are these the weights of a different EfficientNet size\?",
+        match=r"^`source` \(efficientnet_pytorch layout\): the state dict does not fit the model: "
+        r"1 shape mismatch: blocks\.3\.0\.bn2\.bias \(efficientnet_pytorch: _blocks\.5\._bn1\.bias\) "
+        r"\(expected \(240,\), got \(3,\)\)\. Are these the weights of a different EfficientNet size\?$",
     ):
         load_weights(lite0(), sd, strict=False)
 

@@ -175,7 +175,7 @@ def test_backbone_checkpoint_into_classifier_is_strict():
     src = random_test_van(num_classes=0)  # e.g. a transformers VanModel file: no classifier
     dst = timm.create_model("test_van", num_classes=5)
     with pytest.raises(
-        ValueError, match=r"missing keys: head\.fc\.weight, head\.fc\.bias\. Pass strict=False"
+        ValueError, match=r"2 missing keys: head\.fc\.weight, head\.fc\.bias\. Pass strict=False"
     ):
         load_weights(dst, to_layout(src.state_dict(), "huggingface"))
     result = load_weights(dst, to_layout(src.state_dict(), "huggingface"), strict=False)
@@ -188,9 +188,9 @@ def test_missing_and_unexpected_keys_named():
     sd["block2.1.attn.extra.weight"] = torch.zeros(1)
     model = timm.create_model("test_van", num_classes=5)
     msg = (
-        r"Expected the checkpoint \(original layout\) to hold exactly the model's tensors, but found "
-        r"missing keys: stages\.1\.blocks\.1\.attn\.lka\.conv_dw_dilated\.weight; "
-        r"unexpected keys: block2\.1\.attn\.extra\.weight\."
+        r"^`source` \(original layout\): the state dict does not fit the model: "
+        r"1 missing key: stages\.1\.blocks\.1\.attn\.lka\.conv_dw_dilated\.weight; "
+        r"1 unexpected key: block2\.1\.attn\.extra\.weight\. Pass strict=False"
     )
     with pytest.raises(ValueError, match=msg):
         load_weights(model, sd)
@@ -208,10 +208,10 @@ def test_wrong_size_named(tmp_path):
     path = save_published(timm.create_model("van_b0").state_dict(), "original", tmp_path)
     with pytest.raises(
         ValueError,
-        match=r"van_tiny_754\.pth\.tar.*Expected `stages\.0\.patch_embed\.proj\.weight` of shape \(8, 3, 7, 7\), but the checkpoint has \(32, 3, 7, 7\).*different VAN size",
+        match=r"van_tiny_754\.pth\.tar' \(original layout\): the state dict does not fit the model: 224 unexpected keys: .*; 162 shape mismatches: stages\.0\.patch_embed\.proj\.weight \(expected \(8, 3, 7, 7\), got \(32, 3, 7, 7\)\).*different VAN size",
     ):
         load_weights(timm.create_model("test_van", num_classes=0), path)
-    with pytest.raises(ValueError, match=r"different VAN size"):
+    with pytest.raises(ValueError, match=r"van_tiny_754\.pth\.tar' \(original layout\): .*different VAN size"):
         timm.create_model("test_van", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
 
 

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from imbalml.models.state_dict_check import check_state_dict
+
 _WRAPPERS = ("state_dict", "model", "state_dict_ema", "model_ema")
 _STRIP = ("module.", "_orig_mod.")
 
@@ -26,11 +28,6 @@ def _strip(key: str, prefixes: tuple[str, ...]) -> str:
         for p in prefixes:
             key = key.removeprefix(p)
     return key
-
-
-def _show(keys: list[str], limit: int = 8) -> str:
-    """``a, b, c`` or ``a, ..., (12 in all)``: a list of keys for an error message."""
-    return ", ".join(keys[:limit]) + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
 def _flat_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
@@ -100,57 +97,45 @@ def _match_model(
     state_dict: dict[str, torch.Tensor],
     target: Mapping[str, torch.Tensor],
     *,
+    source: str,
     strict: bool,
     layout: str,
     head: tuple[str, ...],
     family: str,
     file_key: Callable[[str], str | None] | None = None,
 ) -> _Matched:
-    """Drop a classifier that does not fit the model; check keys (if strict) and shapes.
+    """Drop a classifier that does not fit the model, then :func:`check_state_dict` the rest.
 
-    ``head`` names the classifier's tensors (model keys); ``family`` ("VAN") goes into the
-    messages. ``file_key(model_key)``, where given, is the file's own name of a model key; the
-    messages show it beside the model's name.
+    ``head`` names the classifier's tensors (model keys): if one of them does not fit, all are
+    dropped and none is required. A missing ``num_batches_tracked`` is accepted. ``family``
+    ("VAN") goes into the hint after a shape mismatch. ``file_key(model_key)``, where given, is
+    the file's own name of a model key; the message shows it beside the model's name.
     """
 
-    def named(key: str, quote: str = "") -> str:
+    def shown(key: str) -> str:
         theirs = file_key(key) if file_key is not None else None
-        name = f"{quote}{key}{quote}"
-        return f"{name} ({layout}: {quote}{theirs}{quote})" if theirs and theirs != key else name
+        return f"{key} ({layout}: {theirs})" if theirs and theirs != key else key
 
     state = dict(state_dict)
-    dropped = [
-        k for k in head if k in state and (k not in target or state[k].shape != target[k].shape)
-    ]
+    misfit = any(
+        k in state and (k not in target or state[k].shape != target[k].shape) for k in head
+    )
+    dropped = [k for k in head if k in state] if misfit else []
     for k in dropped:
         del state[k]
-    shapes = [
-        f"{named(k, '`')} of shape {tuple(target[k].shape)}, but the checkpoint has {tuple(v.shape)}"
-        for k, v in state.items()
-        if k in target and v.shape != target[k].shape
-    ]
-    if shapes:
-        more = f" (and {len(shapes) - 3} more)" if len(shapes) > 3 else ""
-        raise ValueError(
-            f"Expected {'; '.join(shapes[:3])}{more} ({layout} layout). Are these the weights of "
-            f"a different {family} size?"
+    ignore = list(head) if misfit else []
+    ignore += [k for k in target if k.endswith("num_batches_tracked") and k not in state]
+    try:
+        check_state_dict(
+            {shown(k): v for k, v in target.items()},
+            {shown(k): v for k, v in state.items()},
+            source=f"{source} ({layout} layout)",
+            strict=strict,
+            ignore=[shown(k) for k in ignore],
         )
-    if strict:
-        missing = [
-            k
-            for k in target
-            if k not in state
-            and not (dropped and k in head)
-            and not k.endswith("num_batches_tracked")
-        ]
-        unexpected = [k for k in state if k not in target]
-        if missing or unexpected:
-            parts = [f"missing keys: {_show([named(k) for k in missing])}"] if missing else []
-            parts += (
-                [f"unexpected keys: {_show([named(k) for k in unexpected])}"] if unexpected else []
-            )
-            raise ValueError(
-                f"Expected the checkpoint ({layout} layout) to hold exactly the model's tensors, "
-                f"but found {'; '.join(parts)}. Pass strict=False to load the matching part."
-            )
+    except ValueError as exc:
+        if not any(k in target and v.shape != target[k].shape for k, v in state.items()):
+            raise
+        # the usual cause of a shape mismatch: another size of the same network
+        raise ValueError(f"{exc} Are these the weights of a different {family} size?") from None
     return _Matched(state, dropped)

@@ -255,17 +255,15 @@ def load_weights(
         converted = convert_van_state_dict(flat, layout=layout)
     else:
         converted = flat
-    try:
-        matched = _match_model(
-            converted,
-            target,
-            strict=strict,
-            layout=layout,
-            head=_HEADS[family],
-            family=family,
-            file_key=file_key,
-        )
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+    matched = _match_model(
+        converted,
+        target,
+        source=name,
+        strict=strict,
+        layout=layout,
+        head=_HEADS[family],
+        family=family,
+        file_key=file_key,
+    )
     result = model.load_state_dict(matched.state_dict, strict=False)
     return LoadResult(list(result.missing_keys), list(result.unexpected_keys), layout)

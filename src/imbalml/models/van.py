@@ -21,7 +21,9 @@ to float rounding) and together make a CPU training step about 1.5x faster (see
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +63,9 @@ def _take_indices(num_stages: int, indices: int | Sequence[int] | None) -> tuple
         indices = num_stages
     if isinstance(indices, int):
         if not 0 < indices <= num_stages:
-            raise ValueError(f"Expected the last-n `indices` in 1 .. {num_stages}, but got {indices}.")
+            raise ValueError(
+                f"Expected the last-n `indices` in 1 .. {num_stages}, but got {indices}."
+            )
         taken = list(range(num_stages - indices, num_stages))
     else:
         taken = [num_stages + i if i < 0 else i for i in indices]
@@ -316,12 +320,14 @@ class VAN(nn.Module):
 def _create_van(variant: str, pretrained: bool = False, **kwargs: Any) -> VAN:
     out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
     overlay = kwargs.get("pretrained_cfg_overlay") or {}
-    with _reraise_with_file(overlay.get("file") if pretrained else None):
+    file = overlay.get("file") if pretrained else None
+    source = repr(os.fspath(file)) if file is not None else f"the pretrained weights of {variant}"
+    with _reraise_with_file(file):
         model: VAN = build_model_with_cfg(
             VAN,
             variant,
             pretrained,
-            pretrained_filter_fn=_timm_filter_fn,
+            pretrained_filter_fn=functools.partial(_timm_filter_fn, source=source),
             feature_cfg={"flatten_sequential": True, "out_indices": out_indices},
             **kwargs,
         )

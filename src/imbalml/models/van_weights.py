@@ -220,17 +220,24 @@ def convert_van_state_dict(
     return out
 
 
-def _timm_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
+def _timm_filter_fn(
+    state_dict: Mapping[str, Any], model: nn.Module, *, source: str = "the pretrained checkpoint"
+) -> dict[str, torch.Tensor]:
     """Convert any layout and check it against ``model`` (timm's ``pretrained_filter_fn``).
 
-    A classifier that does not fit is replaced by the model's own initial one, so that timm's
-    strict loading keeps the model's head.
+    ``source`` names the file in the messages. A classifier that does not fit is replaced by the
+    model's own initial one, so that timm's strict loading keeps the model's head.
     """
-    flat = _flat_state_dict(state_dict, "the pretrained checkpoint")
-    layout = _detect_layout(list(flat))
+    flat = _flat_state_dict(state_dict, source)
+    try:
+        layout = _detect_layout(list(flat))
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
     converted = convert_van_state_dict(flat, layout=layout)
     target = model.state_dict()
-    matched = _match_model(converted, target, strict=True, layout=layout, head=HEAD, family="VAN")
+    matched = _match_model(
+        converted, target, source=source, strict=True, layout=layout, head=HEAD, family="VAN"
+    )
     state = matched.state_dict
     for k in matched.dropped_head:
         if k in target:
@@ -253,8 +260,6 @@ def _reraise_with_file(path: str | os.PathLike[str] | None) -> Iterator[None]:
         raise ValueError(
             f"Could not read a checkpoint from {name!r} ({_error_detail(exc)})"
         ) from exc
-    except ValueError as exc:  # layout or shapes do not fit the model: name the file
-        raise ValueError(f"{name!r}: {exc}") from None
     except Exception as exc:
         if type(exc).__name__ != "SafetensorError":
             raise
