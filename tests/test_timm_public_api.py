@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import timm.models
 
-from imbalml.models.van import _take_indices
+from imbalml.models.van_model import _take_indices
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "imbalml"
 

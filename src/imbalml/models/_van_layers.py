@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, LayerNorm2d, LayerScale2d
+from timm.layers import DropPath, LayerScale2d
 from timm.models import checkpoint_seq
 from torch import nn
 
@@ -126,27 +126,25 @@ class LargeKernelAttention(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """VAN attention: ``proj_2(lka(gelu(proj_1(x)))) + x``.
+    """VAN attention around a gate: ``proj_2(lka(gelu(proj_1(x)))) + x``, 1x1 projections.
 
     Args:
         dim: Channels.
-        polyphase: See :class:`DilatedDepthwiseConv2d`.
+        lka: The gate, a :class:`LargeKernelAttention` of ``dim`` channels.
 
     Example:
         >>> import torch
-        >>> SpatialAttention(8)(torch.randn(1, 8, 6, 6)).shape
+        >>> attn = SpatialAttention(8, LargeKernelAttention(8))
+        >>> attn(torch.randn(1, 8, 6, 6)).shape
         torch.Size([1, 8, 6, 6])
     """
 
-    def __init__(
-        self, dim: int, *, polyphase: bool = True, device: Any = None, dtype: Any = None
-    ) -> None:
+    def __init__(self, dim: int, lka: nn.Module, *, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        dd = _dd(device, dtype)
-        self.proj_1 = nn.Conv2d(dim, dim, 1, **dd)
+        self.proj_1 = nn.Conv2d(dim, dim, 1, device=device, dtype=dtype)
         self.act = nn.GELU()
-        self.lka = LargeKernelAttention(dim, polyphase=polyphase, **dd)
-        self.proj_2 = nn.Conv2d(dim, dim, 1, **dd)
+        self.lka = lka
+        self.proj_2 = nn.Conv2d(dim, dim, 1, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend and add the shortcut."""
@@ -185,31 +183,33 @@ class ConvMlp(nn.Module):
 
 
 class VanBlock(nn.Module):
-    """One VAN block: BatchNorm, attention and MLP branches, each layer-scaled and drop-pathed.
+    """One VAN block: ``x + ls1 * attn(norm1(x))``, then ``x + ls2 * mlp(norm2(x))``.
+
+    BatchNorm before each branch; each branch is scaled per channel (``ls1``, ``ls2``) and, in
+    training, dropped per sample with probability ``drop_path`` (stochastic depth).
 
     Args:
         dim: Channels.
-        mlp_ratio: MLP hidden width as a multiple of ``dim``.
+        attn: The attention branch, a :class:`SpatialAttention` of ``dim`` channels.
+        mlp: The MLP branch, a :class:`ConvMlp` of ``dim`` channels.
         drop_path: Stochastic depth probability of both branches.
-        proj_drop: Dropout probability inside the MLP.
         layer_scale_init_value: Initial value of the per-channel branch scales.
-        polyphase: See :class:`DilatedDepthwiseConv2d`.
 
     Example:
         >>> import torch
-        >>> VanBlock(8, 4.0)(torch.randn(2, 8, 6, 6)).shape
+        >>> block = VanBlock(8, SpatialAttention(8, LargeKernelAttention(8)), ConvMlp(8, 32))
+        >>> block(torch.randn(2, 8, 6, 6)).shape
         torch.Size([2, 8, 6, 6])
     """
 
     def __init__(
         self,
         dim: int,
-        mlp_ratio: float,
+        attn: nn.Module,
+        mlp: nn.Module,
         *,
         drop_path: float = 0.0,
-        proj_drop: float = 0.0,
         layer_scale_init_value: float = 1e-2,
-        polyphase: bool = True,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -217,11 +217,11 @@ class VanBlock(nn.Module):
         dd = _dd(device, dtype)
         self.drop_prob = float(drop_path)
         self.norm1 = nn.BatchNorm2d(dim, **dd)
-        self.attn = SpatialAttention(dim, polyphase=polyphase, **dd)
+        self.attn = attn
         self.ls1 = LayerScale2d(dim, layer_scale_init_value, **dd)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.norm2 = nn.BatchNorm2d(dim, **dd)
-        self.mlp = ConvMlp(dim, int(dim * mlp_ratio), drop=proj_drop, **dd)
+        self.mlp = mlp
         self.ls2 = LayerScale2d(dim, layer_scale_init_value, **dd)
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
@@ -264,63 +264,41 @@ class PatchEmbed(nn.Module):
 
 
 class VanStage(nn.Module):
-    """One VAN stage: patch embedding, ``depth`` blocks, LayerNorm over channels.
+    """One VAN stage: ``norm(blocks(patch_embed(x)))``.
+
+    With ``fast_cpu``, a CPU input is put in channels-last memory first (oneDNN's fast layout for
+    these convolutions; the numbers are the same). ``grad_checkpointing`` recomputes the blocks'
+    activations in the backward pass.
 
     Args:
-        in_chans: Input channels.
-        dim: Stage width.
-        depth: Number of blocks.
-        mlp_ratio: MLP expansion of the blocks.
-        kernel_size: Patch-embedding kernel (7 for the first stage, else 3).
-        drop_path: Stochastic depth probability of each block.
-        proj_drop: Dropout inside the MLPs.
-        layer_scale_init_value: Initial branch scale.
-        norm_eps: Epsilon of the stage LayerNorm.
-        fast_cpu: Use the CPU fast path (channels-last, polyphase dilated convolution).
+        patch_embed: The downsampling :class:`PatchEmbed`.
+        blocks: The stage's :class:`VanBlock` s, in order.
+        norm: The LayerNorm over channels at the end.
+        fast_cpu: Use channels-last memory on CPU.
 
     Example:
         >>> import torch
-        >>> VanStage(3, 8, 1, 4.0, kernel_size=7)(torch.randn(1, 3, 32, 32)).shape
+        >>> from timm.layers import LayerNorm2d
+        >>> block = VanBlock(8, SpatialAttention(8, LargeKernelAttention(8)), ConvMlp(8, 32))
+        >>> stage = VanStage(PatchEmbed(3, 8, 7), [block], LayerNorm2d(8))
+        >>> stage(torch.randn(1, 3, 32, 32)).shape
         torch.Size([1, 8, 8, 8])
     """
 
     def __init__(
         self,
-        in_chans: int,
-        dim: int,
-        depth: int,
-        mlp_ratio: float,
+        patch_embed: nn.Module,
+        blocks: Sequence[nn.Module],
+        norm: nn.Module,
         *,
-        kernel_size: int = 3,
-        drop_path: Sequence[float] = (),
-        proj_drop: float = 0.0,
-        layer_scale_init_value: float = 1e-2,
-        norm_eps: float = 1e-6,
         fast_cpu: bool = True,
-        device: Any = None,
-        dtype: Any = None,
     ) -> None:
         super().__init__()
-        dd = _dd(device, dtype)
-        dpr = list(drop_path) or [0.0] * depth
         self.fast_cpu = fast_cpu
         self.grad_checkpointing = False
-        self.patch_embed = PatchEmbed(in_chans, dim, kernel_size, **dd)
-        self.blocks = nn.Sequential(
-            *[
-                VanBlock(
-                    dim,
-                    mlp_ratio,
-                    drop_path=dpr[j],
-                    proj_drop=proj_drop,
-                    layer_scale_init_value=layer_scale_init_value,
-                    polyphase=fast_cpu,
-                    **dd,
-                )
-                for j in range(depth)
-            ]
-        )
-        self.norm = LayerNorm2d(dim, eps=norm_eps, **dd)
+        self.patch_embed = patch_embed
+        self.blocks = nn.Sequential(*blocks)
+        self.norm = norm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the stage."""

@@ -22,316 +22,40 @@ to float rounding) and together make a CPU training step about 1.5x faster (see
 from __future__ import annotations
 
 import functools
-import math
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-import torch
 from timm.data import IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
-from timm.layers import ClassifierHead, get_device_dtype, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
-from torch import nn
 
-from imbalml._validation import check_int, check_number
-from imbalml.models._van_layers import DilatedDepthwiseConv2d, VanStage
+from imbalml.models._van_layers import DilatedDepthwiseConv2d
+from imbalml.models.van_model import VAN
 from imbalml.models.van_weights import _reraise_with_file, _timm_filter_fn
 
+# register_model appends each model function (van_b0 .. test_van) to this list.
 __all__ = ["DilatedDepthwiseConv2d", "VAN"]
 
 
-def _init_weights(module: nn.Module) -> None:
-    """The original VAN initialisation (one routine for the whole network)."""
-    if isinstance(module, nn.Conv2d):
-        fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
-        nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / (fan_out // module.groups)))
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
+class _Variant(NamedTuple):
+    """One registered size: its widths and depths, and where its published weights are."""
+
+    title: str
+    embed_dims: tuple[int, int, int, int]
+    depths: tuple[int, int, int, int]
+    params: int  # without the classifier, checked by the model function's example
+    hub: str | None = None  # the Hugging Face model; the original and OpenMMLab files are notes
+    original: str = ""
+    mmlab: str = ""
 
 
-def _take_indices(num_stages: int, indices: int | Sequence[int] | None) -> tuple[list[int], int]:
-    """The stage indices that ``forward_intermediates(indices=...)`` returns, and the largest.
-
-    ``None`` selects every stage, an int ``n`` the last ``n``, a sequence the listed stages
-    (negative indices count from the end), as timm's ``forward_intermediates`` convention says.
-    """
-    if indices is None:
-        indices = num_stages
-    if isinstance(indices, int):
-        if not 0 < indices <= num_stages:
-            raise ValueError(
-                f"Expected the last-n `indices` in 1 .. {num_stages}, but got {indices}."
-            )
-        taken = list(range(num_stages - indices, num_stages))
-    else:
-        taken = [num_stages + i if i < 0 else i for i in indices]
-        if not taken or any(not 0 <= t < num_stages for t in taken):
-            raise ValueError(
-                f"Expected stage `indices` in -{num_stages} .. {num_stages - 1}, but got {list(indices)}."
-            )
-    return taken, max(taken)
-
-
-class VAN(nn.Module):
-    """Visual Attention Network backbone with an optional linear classifier (timm model surface).
-
-    Create it through timm after ``import imbalml.models``: ``timm.create_model("van_b0")``;
-    ``num_classes=0`` gives the pooled feature extractor, ``features_only=True`` the four stage
-    maps. Everything timm expects is here: ``forward_features`` (the final ``(N, C, H/32, W/32)``
-    map), ``forward_head(x, pre_logits=...)``, ``reset_classifier``, ``num_features``,
-    ``feature_info``, ``forward_intermediates``, ``set_grad_checkpointing``, ``group_matcher``.
-
-    Args:
-        in_chans: Input channels.
-        num_classes: Classifier outputs; 0 for no classifier (``forward`` returns features).
-        global_pool: ``"avg"`` (mean over the final map) or ``""`` (no pooling).
-        embed_dims: Width of each stage.
-        depths: Number of blocks in each stage.
-        mlp_ratios: MLP expansion of each stage.
-        drop_rate: Dropout before the classifier.
-        proj_drop_rate: Dropout inside the MLPs.
-        drop_path_rate: Stochastic depth, increasing linearly from 0 over all blocks to this value.
-        layer_scale_init_value: Initial value of the per-channel branch scales.
-        norm_eps: Epsilon of the stage LayerNorms (1e-6 as in the original and Hugging Face
-            models; OpenMMLab used 1e-5).
-        fast_cpu: On CPU, run in channels-last memory format and compute the dilated convolutions
-            by polyphase decomposition (same numbers, ~1.5x faster training). Other devices ignore it.
-        device: Device of the parameters (``"meta"`` builds without memory).
-        dtype: Dtype of the parameters.
-
-    Raises:
-        ValueError: If the stage tuples differ in length, or a value is out of range.
-
-    Shape:
-        - input: ``(N, in_chans, H, W)``
-        - output: ``(N, num_classes)``, or ``(N, embed_dims[-1])`` when ``num_classes=0``
-
-    Example:
-        >>> import timm, torch
-        >>> import imbalml.models
-        >>> model = timm.create_model("test_van", num_classes=0)
-        >>> model(torch.randn(2, 3, 64, 64)).shape
-        torch.Size([2, 32])
-        >>> model.forward_features(torch.randn(2, 3, 64, 64)).shape
-        torch.Size([2, 32, 2, 2])
-        >>> model.reset_classifier(5)
-        >>> model(torch.randn(2, 3, 64, 64)).shape
-        torch.Size([2, 5])
-    """
-
-    def __init__(
-        self,
-        in_chans: int = 3,
-        num_classes: int = 1000,
-        global_pool: str = "avg",
-        embed_dims: Sequence[int] = (32, 64, 160, 256),
-        depths: Sequence[int] = (3, 3, 5, 2),
-        mlp_ratios: Sequence[float] = (8, 8, 4, 4),
-        drop_rate: float = 0.0,
-        proj_drop_rate: float = 0.0,
-        drop_path_rate: float = 0.0,
-        layer_scale_init_value: float = 1e-2,
-        norm_eps: float = 1e-6,
-        fast_cpu: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        dd = {"device": device, "dtype": dtype}
-        self.in_chans = check_int(in_chans, "in_chans", low=1)
-        self.num_classes = check_int(num_classes, "num_classes", low=0)
-        if global_pool not in ("avg", ""):
-            raise ValueError(f"Expected `global_pool` to be 'avg' or '', but got {global_pool!r}.")
-        self.global_pool = global_pool
-        self.embed_dims = tuple(
-            check_int(d, f"embed_dims[{i}]", low=1) for i, d in enumerate(embed_dims)
-        )
-        self.depths = tuple(check_int(d, f"depths[{i}]", low=1) for i, d in enumerate(depths))
-        self.mlp_ratios = tuple(
-            check_number(r, f"mlp_ratios[{i}]", low=0.0, low_inclusive=False)
-            for i, r in enumerate(mlp_ratios)
-        )
-        num_stages = len(self.embed_dims)
-        if num_stages == 0 or len(self.depths) != num_stages or len(self.mlp_ratios) != num_stages:
-            raise ValueError(
-                "Expected `embed_dims`, `depths` and `mlp_ratios` of the same non-zero length, "
-                f"but got lengths {len(self.embed_dims)}, {len(self.depths)}, {len(self.mlp_ratios)}."
-            )
-        drop_rate = check_number(drop_rate, "drop_rate", low=0.0, high=1.0, high_inclusive=False)
-        proj_drop_rate = check_number(
-            proj_drop_rate, "proj_drop_rate", low=0.0, high=1.0, high_inclusive=False
-        )
-        drop_path_rate = check_number(
-            drop_path_rate, "drop_path_rate", low=0.0, high=1.0, high_inclusive=False
-        )
-        norm_eps = check_number(norm_eps, "norm_eps", low=0.0, low_inclusive=False)
-        layer_scale_init_value = check_number(layer_scale_init_value, "layer_scale_init_value")
-
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()  # over all blocks
-        starts = [sum(self.depths[:i]) for i in range(num_stages)]
-        stages: list[nn.Module] = []
-        prev = self.in_chans
-        for i in range(num_stages):
-            stages.append(
-                VanStage(
-                    prev,
-                    self.embed_dims[i],
-                    self.depths[i],
-                    self.mlp_ratios[i],
-                    kernel_size=7 if i == 0 else 3,
-                    drop_path=rates[starts[i] : starts[i] + self.depths[i]],
-                    proj_drop=proj_drop_rate,
-                    layer_scale_init_value=layer_scale_init_value,
-                    norm_eps=norm_eps,
-                    fast_cpu=fast_cpu,
-                    **dd,
-                )
-            )
-            prev = self.embed_dims[i]
-        self.stages = nn.Sequential(*stages)
-        self.feature_info = [
-            {"num_chs": c, "reduction": 4 * 2**i, "module": f"stages.{i}"}
-            for i, c in enumerate(self.embed_dims)
-        ]
-        self.num_features = self.head_hidden_size = prev
-        self.head = ClassifierHead(
-            prev, self.num_classes, pool_type=global_pool, drop_rate=drop_rate, **dd
-        )
-        self.apply(_init_weights)
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
-        """Parameter groups for layer-wise learning-rate decay (timm ``param_groups_layer_decay``)."""
-        return {
-            "stem": r"^stages\.0\.patch_embed",
-            "blocks": r"^stages\.(\d+)"
-            if coarse
-            else [
-                (r"^stages\.(\d+)\.patch_embed", (0,)),
-                (r"^stages\.(\d+)\.blocks\.(\d+)", None),
-                (r"^stages\.(\d+)\.norm", (99999,)),
-            ],
-        }
-
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        """Names excluded from weight decay beyond timm's default (1-D tensors): none."""
-        return set()
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        """Recompute block activations in the backward pass to save memory."""
-        for stage in self.stages:
-            if isinstance(stage, VanStage):
-                stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        """The final linear layer (``nn.Identity`` when ``num_classes=0``)."""
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        """Replace the classifier by a freshly initialised one with ``num_classes`` outputs.
-
-        Args:
-            num_classes: New number of outputs; 0 removes the classifier.
-            global_pool: New pooling (``"avg"`` or ``""``); unchanged if ``None``.
-        """
-        self.num_classes = check_int(num_classes, "num_classes", low=0)
-        if global_pool is not None:
-            if global_pool not in ("avg", ""):
-                raise ValueError(
-                    f"Expected `global_pool` to be 'avg' or '', but got {global_pool!r}."
-                )
-            self.global_pool = global_pool
-        dd = get_device_dtype(self)
-        self.head.reset(num_classes, global_pool, in_features=self.num_features, **dd)
-        self.head.fc.apply(_init_weights)
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: int | list[int] | None = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Forward pass that also returns the outputs of the selected stages.
-
-        Args:
-            x: Input images.
-            indices: Last ``n`` stages if an int, all if ``None``, else the listed stage indices.
-            norm: Unused (each stage ends with its own LayerNorm); kept for timm compatibility.
-            stop_early: Stop after the last requested stage.
-            output_fmt: Only ``"NCHW"``.
-            intermediates_only: Return only the list of stage outputs.
-
-        Returns:
-            The stage outputs, or ``(final map, stage outputs)``.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"Expected `output_fmt` 'NCHW', but got {output_fmt!r}.")
-        intermediates: list[torch.Tensor] = []
-        take_indices, max_index = _take_indices(len(self.stages), indices)
-        stages = (
-            self.stages
-            if torch.jit.is_scripting() or not stop_early
-            else self.stages[: max_index + 1]
-        )
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                intermediates.append(x)
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> list[int]:
-        """Drop the stages (and head) not needed for ``forward_intermediates(indices)``."""
-        take_indices, max_index = _take_indices(len(self.stages), indices)
-        prune_end = max_index < len(self.stages) - 1
-        self.stages = self.stages[: max_index + 1]
-        if prune_end:
-            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
-        if prune_head or prune_end:
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the final feature map ``(N, embed_dims[-1], H/32, W/32)``."""
-        return self.stages(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pool the feature map; apply the classifier unless ``pre_logits``."""
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return logits (or pooled features when ``num_classes=0``)."""
-        return self.forward_head(self.forward_features(x))
-
-
-def _create_van(variant: str, pretrained: bool = False, **kwargs: Any) -> VAN:
-    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
-    overlay = kwargs.get("pretrained_cfg_overlay") or {}
-    file = overlay.get("file") if pretrained else None
-    source = repr(os.fspath(file)) if file is not None else f"the pretrained weights of {variant}"
-    with _reraise_with_file(file):
-        model: VAN = build_model_with_cfg(
-            VAN,
-            variant,
-            pretrained,
-            pretrained_filter_fn=functools.partial(_timm_filter_fn, source=source),
-            feature_cfg={"flatten_sequential": True, "out_indices": out_indices},
-            **kwargs,
-        )
-    return model
+_VARIANTS = {
+    "van_b0": _Variant('VAN-B0 ("van-tiny")', (32, 64, 160, 256), (3, 3, 5, 2), 3848800, "van-tiny", "VAN-Tiny-original/resolve/main/van_tiny_754.pth.tar", "van-tiny_8xb128_in1k_20220501-385941af.pth"),
+    "van_b1": _Variant('VAN-B1 ("van-small")', (64, 128, 320, 512), (2, 2, 4, 2), 13348800, "van-small", "VAN-Small-original/resolve/main/van_small_811.pth.tar", "van-small_8xb128_in1k_20220501-17bc91aa.pth"),
+    "van_b2": _Variant('VAN-B2 ("van-base")', (64, 128, 320, 512), (3, 3, 12, 3), 26065472, "van-base", "VAN-Base-original/resolve/main/van_base_828.pth.tar", "van-base_8xb128_in1k_20220501-6a4cc31b.pth"),
+    "van_b3": _Variant('VAN-B3 ("van-large")', (64, 128, 320, 512), (3, 5, 27, 3), 44252608, "van-large", "VAN-Large-original/resolve/main/van_large_839.pth.tar", "van-large_8xb128_in1k_20220501-f212ba21.pth"),
+    "test_van": _Variant("A tiny VAN for tests", (8, 16, 24, 32), (1, 2, 1, 1), 55880),
+}  # fmt: skip
 
 
 def _cfg(**kwargs: Any) -> dict[str, Any]:
@@ -353,130 +77,73 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
     }
 
 
-_ORIG = "https://huggingface.co/Visual-Attention-Network/{}/resolve/main/{}"
-_MMLAB = "https://download.openmmlab.com/mmclassification/v0/van/{}"
-
-
-def _published(hub: str, original: str, mmlab: str) -> dict[str, Any]:
+def _pretrained_cfg(variant: _Variant) -> dict[str, Any]:
+    if variant.hub is None:
+        return _cfg(input_size=(3, 64, 64), pool_size=(2, 2), license=None)
     # The Hugging Face repository holds safetensors weights (loaded by timm, converted by
     # _timm_filter_fn). The other two layouts are listed as notes; load them with
     # pretrained_cfg_overlay=dict(file=...) or load_weights.
-    return {
-        "hf_hub_id": f"Visual-Attention-Network/{hub}",
-        "notes": (f"original: {original}", f"OpenMMLab: {mmlab}"),
-    }
+    return _cfg(
+        hf_hub_id=f"Visual-Attention-Network/{variant.hub}",
+        notes=(
+            f"original: https://huggingface.co/Visual-Attention-Network/{variant.original}",
+            f"OpenMMLab: https://download.openmmlab.com/mmclassification/v0/van/{variant.mmlab}",
+        ),
+    )
 
 
 default_cfgs = generate_default_cfgs(
-    {
-        "van_b0.in1k": _cfg(
-            **_published(
-                "van-tiny",
-                _ORIG.format("VAN-Tiny-original", "van_tiny_754.pth.tar"),
-                _MMLAB.format("van-tiny_8xb128_in1k_20220501-385941af.pth"),
-            )
-        ),
-        "van_b1.in1k": _cfg(
-            **_published(
-                "van-small",
-                _ORIG.format("VAN-Small-original", "van_small_811.pth.tar"),
-                _MMLAB.format("van-small_8xb128_in1k_20220501-17bc91aa.pth"),
-            )
-        ),
-        "van_b2.in1k": _cfg(
-            **_published(
-                "van-base",
-                _ORIG.format("VAN-Base-original", "van_base_828.pth.tar"),
-                _MMLAB.format("van-base_8xb128_in1k_20220501-6a4cc31b.pth"),
-            )
-        ),
-        "van_b3.in1k": _cfg(
-            **_published(
-                "van-large",
-                _ORIG.format("VAN-Large-original", "van_large_839.pth.tar"),
-                _MMLAB.format("van-large_8xb128_in1k_20220501-f212ba21.pth"),
-            )
-        ),
-        "test_van": _cfg(input_size=(3, 64, 64), pool_size=(2, 2), license=None),
-    }
+    {f"{name}.in1k" if v.hub else name: _pretrained_cfg(v) for name, v in _VARIANTS.items()}
 )
 
 
-def _model_args(
-    embed_dims: tuple[int, ...], depths: tuple[int, ...], **kwargs: Any
-) -> dict[str, Any]:
-    return dict({"embed_dims": embed_dims, "depths": depths, "mlp_ratios": (8, 8, 4, 4)}, **kwargs)
+def _create_van(name: str, pretrained: bool = False, **kwargs: Any) -> VAN:
+    variant = _VARIANTS[name]
+    args: dict[str, Any] = {"embed_dims": variant.embed_dims, "depths": variant.depths}
+    args["mlp_ratios"] = (8, 8, 4, 4)
+    kwargs = {**args, **kwargs}
+    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
+    overlay = kwargs.get("pretrained_cfg_overlay") or {}
+    file = overlay.get("file") if pretrained else None
+    source = repr(os.fspath(file)) if file is not None else f"the pretrained weights of {name}"
+    with _reraise_with_file(file):
+        model: VAN = build_model_with_cfg(
+            VAN,
+            name,
+            pretrained,
+            pretrained_filter_fn=functools.partial(_timm_filter_fn, source=source),
+            feature_cfg={"flatten_sequential": True, "out_indices": out_indices},
+            **kwargs,
+        )
+    return model
 
 
-@register_model
-def van_b0(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B0 ("van-tiny"): widths 32-64-160-256, depths 3-3-5-2; 3,848,800 backbone parameters.
+def _model_function(name: str) -> Callable[..., VAN]:
+    """Register ``name`` with timm: a model function named so, documented from ``_VARIANTS``."""
+    variant = _VARIANTS[name]
 
-    Example:
-        >>> import timm
-        >>> import imbalml.models  # registers the VAN models with timm
-        >>> model = timm.create_model("van_b0", num_classes=0, device="meta")
-        >>> sum(p.numel() for p in model.parameters())
-        3848800
-    """
-    args = _model_args((32, 64, 160, 256), (3, 3, 5, 2))
-    return _create_van("van_b0", pretrained=pretrained, **dict(args, **kwargs))
+    def model(pretrained: bool = False, **kwargs: Any) -> VAN:
+        return _create_van(name, pretrained=pretrained, **kwargs)
 
+    dims, depths = ("-".join(map(str, v)) for v in (variant.embed_dims, variant.depths))
+    weights = "published weights" if variant.hub else "no published weights"
+    model.__name__ = model.__qualname__ = name
+    model.__doc__ = f"""{variant.title}: widths {dims}, depths {depths}; {weights}.
 
-@register_model
-def van_b1(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B1 ("van-small"): widths 64-128-320-512, depths 2-2-4-2.
-
-    Example:
-        >>> import timm
-        >>> import imbalml.models  # registers the VAN models with timm
-        >>> model = timm.create_model("van_b1", num_classes=0, device="meta")
-        >>> sum(p.numel() for p in model.parameters())
-        13348800
-    """
-    args = _model_args((64, 128, 320, 512), (2, 2, 4, 2))
-    return _create_van("van_b1", pretrained=pretrained, **dict(args, **kwargs))
-
-
-@register_model
-def van_b2(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B2 ("van-base"): widths 64-128-320-512, depths 3-3-12-3.
+    Keyword arguments go to :class:`~imbalml.models.VAN` (and to timm's ``build_model_with_cfg``).
 
     Example:
         >>> import timm
         >>> import imbalml.models  # registers the VAN models with timm
-        >>> model = timm.create_model("van_b2", num_classes=0, device="meta")
-        >>> sum(p.numel() for p in model.parameters())
-        26065472
+        >>> model = timm.create_model("{name}", num_classes=0, device="meta")
+        >>> sum(p.numel() for p in model.parameters())  # without the classifier
+        {variant.params}
     """
-    args = _model_args((64, 128, 320, 512), (3, 3, 12, 3))
-    return _create_van("van_b2", pretrained=pretrained, **dict(args, **kwargs))
+    return register_model(model)
 
 
-@register_model
-def van_b3(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """VAN-B3 ("van-large"): widths 64-128-320-512, depths 3-5-27-3.
-
-    Example:
-        >>> import timm
-        >>> import imbalml.models  # registers the VAN models with timm
-        >>> model = timm.create_model("van_b3", num_classes=0, device="meta")
-        >>> sum(p.numel() for p in model.parameters())
-        44252608
-    """
-    args = _model_args((64, 128, 320, 512), (3, 5, 27, 3))
-    return _create_van("van_b3", pretrained=pretrained, **dict(args, **kwargs))
-
-
-@register_model
-def test_van(pretrained: bool = False, **kwargs: Any) -> VAN:
-    """A tiny VAN for tests: widths 8-16-24-32, depths 1-2-1-1 (no published weights).
-
-    Example:
-        >>> import timm, torch
-        >>> import imbalml.models  # registers the VAN models with timm
-        >>> timm.create_model("test_van", num_classes=0)(torch.zeros(2, 3, 64, 64)).shape
-        torch.Size([2, 32])
-    """
-    args = _model_args((8, 16, 24, 32), (1, 2, 1, 1))
-    return _create_van("test_van", pretrained=pretrained, **dict(args, **kwargs))
+van_b0 = _model_function("van_b0")
+van_b1 = _model_function("van_b1")
+van_b2 = _model_function("van_b2")
+van_b3 = _model_function("van_b3")
+test_van = _model_function("test_van")
