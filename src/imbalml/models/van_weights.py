@@ -1,7 +1,7 @@
 """Load VAN weights from any of the published key layouts into :class:`imbalml.models.VAN`.
 
 Three layouts of the same tensors are in circulation; the mapping between them is a fixed
-renaming of keys (``_LAYOUTS`` below spells it out):
+renaming of keys (``_BLOCK_NAMES`` and ``_LAYOUTS`` below spell it out):
 
 - ``"original"``: the authors' repository (``van_tiny_754.pth.tar``, a timm training checkpoint:
   ``{"state_dict": ..., "args": argparse.Namespace, ...}``), keys ``patch_embed1.proj.weight``,
@@ -26,8 +26,7 @@ import pickle
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -40,88 +39,83 @@ LAYOUTS = ("imbalml", "original", "openmmlab", "huggingface")
 HEAD = ("head.fc.weight", "head.fc.bias")
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """How one published layout names the tensors of a VAN, stage by stage.
+# The names inside a block, one row per module (or, for the layer scales, per tensor):
+# imbalml's name, then the original, OpenMMLab and Hugging Face ones (the columns of LAYOUTS).
+_BLOCK_NAMES = (
+    ("norm1", "norm1", "norm1", "pre_normomalization"),  # sic
+    ("attn.proj_1", "attn.proj_1", "attn.proj_1", "attention.pre_projection.conv"),
+    ("attn.lka.conv_dw", "attn.spatial_gating_unit.conv0", "attn.spatial_gating_unit.DW_conv", "attention.attention_layer.attention.depth_wise"),
+    ("attn.lka.conv_dw_dilated", "attn.spatial_gating_unit.conv_spatial", "attn.spatial_gating_unit.DW_D_conv", "attention.attention_layer.attention.depth_wise_dilated"),
+    ("attn.lka.conv_pw", "attn.spatial_gating_unit.conv1", "attn.spatial_gating_unit.conv1", "attention.attention_layer.attention.point_wise"),
+    ("attn.proj_2", "attn.proj_2", "attn.proj_2", "attention.post_projection"),
+    ("norm2", "norm2", "norm2", "post_normalization"),
+    ("mlp.fc1", "mlp.fc1", "mlp.fc1", "mlp.in_dense"),
+    ("mlp.dwconv", "mlp.dwconv.dwconv", "mlp.dwconv", "mlp.depth_wise"),
+    ("mlp.fc2", "mlp.fc2", "mlp.fc2", "mlp.out_dense"),
+    ("ls1.gamma", "layer_scale_1", "layer_scale_1", "attention_scaling.weight"),
+    ("ls2.gamma", "layer_scale_2", "layer_scale_2", "mlp_scaling.weight"),
+)  # fmt: skip
+_PATCH_EMBED_NAMES = (("proj", "proj", "projection", "convolution"), ("norm", "norm", "norm", "normalization"))  # fmt: skip
 
-    Regexes are matched against whole keys (after stripping ``prefix``); groups ``s`` (stage,
-    counted from ``stage_base``), ``b`` (block), ``m`` (module path), ``p`` (parameter name).
+
+class _Section(NamedTuple):
+    """Keys of one part of a VAN (``pattern``, groups ``s``, ``b``, ``rest``) and imbalml's name."""
+
+    pattern: re.Pattern[str]
+    target: str  # imbalml's key before ``rest``, with ``{s}`` (stage from 0) and ``{b}`` (block)
+    names: Mapping[str, str] | None  # the layout's names in ``rest`` -> imbalml's (None: same)
+
+
+class _Layout(NamedTuple):
+    first_stage: int  # the layout's number of the first stage
+    sections: tuple[_Section, ...]
+    ignore: re.Pattern[str] | None  # keys dropped
+
+
+def _stage_numbered(
+    layout: str,
+    prefix: str,
+    first_stage: int,
+    stage: tuple[str, str, str],
+    head: str,
+    ignore: str = "",
+) -> _Layout:
+    """The renaming of a layout that numbers its stages from ``first_stage``.
+
+    ``stage`` is the layout's names of a stage's patch embedding, block and final norm, with
+    ``{s}`` for the stage and ``{b}`` for the block number. The backbone's keys, and ``ignore``
+    (keys dropped), may start with ``prefix``; ``head``, the classifier's name, does not.
     """
+    column = LAYOUTS.index(layout)
+    optional = f"(?:{re.escape(prefix)})?" if prefix else ""
 
-    prefix: str
-    stage_base: int
-    patch_embed: str
-    patch_modules: Mapping[str, str]
-    block: str
-    block_modules: Mapping[str, str]
-    layer_scales: Mapping[str, str]
-    stage_norm: str
-    head: str  # matched against the whole key: the classifier is outside ``prefix``
-    ignore: str | None = None
+    def pattern(template: str, rest: str = r".+", start: str = optional) -> re.Pattern[str]:
+        regex = re.escape(template).replace(re.escape("{s}"), r"(?P<s>\d+)")
+        regex = regex.replace(re.escape("{b}"), r"(?P<b>\d+)")
+        return re.compile(rf"{start}{regex}\.(?P<rest>{rest})")
+
+    def names(table: tuple[tuple[str, ...], ...]) -> dict[str, str]:
+        return {row[column]: row[0] for row in table}
+
+    patch_embed, block, norm = stage
+    return _Layout(
+        first_stage,
+        (
+            _Section(pattern(patch_embed), "stages.{s}.patch_embed", names(_PATCH_EMBED_NAMES)),
+            _Section(pattern(block), "stages.{s}.blocks.{b}", names(_BLOCK_NAMES)),
+            _Section(pattern(norm, r"weight|bias"), "stages.{s}.norm", None),
+            _Section(pattern(head, r"weight|bias", start=""), "head.fc", None),
+        ),
+        pattern(ignore, r"weight|bias") if ignore else None,
+    )
 
 
-_BLOCK_COMMON = {"norm1": "norm1", "norm2": "norm2", "attn.proj_1": "attn.proj_1"}
-_BLOCK_COMMON.update({"attn.proj_2": "attn.proj_2", "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2"})
-
-_LAYOUTS: dict[str, _Layout] = {
-    "original": _Layout(
-        prefix="",
-        stage_base=1,
-        patch_embed=r"patch_embed(?P<s>\d+)\.(?P<m>proj|norm)\.(?P<p>\w+)",
-        patch_modules={"proj": "proj", "norm": "norm"},
-        block=r"block(?P<s>\d+)\.(?P<b>\d+)\.(?P<rest>.+)",
-        block_modules={
-            **_BLOCK_COMMON,
-            "attn.spatial_gating_unit.conv0": "attn.lka.conv_dw",
-            "attn.spatial_gating_unit.conv_spatial": "attn.lka.conv_dw_dilated",
-            "attn.spatial_gating_unit.conv1": "attn.lka.conv_pw",
-            "mlp.dwconv.dwconv": "mlp.dwconv",
-        },
-        layer_scales={"layer_scale_1": "ls1.gamma", "layer_scale_2": "ls2.gamma"},
-        stage_norm=r"norm(?P<s>\d+)\.(?P<p>weight|bias)",
-        head=r"head\.(?P<p>weight|bias)",
-    ),
-    "openmmlab": _Layout(
-        prefix="backbone.",
-        stage_base=1,
-        patch_embed=r"patch_embed(?P<s>\d+)\.(?P<m>projection|norm)\.(?P<p>\w+)",
-        patch_modules={"projection": "proj", "norm": "norm"},
-        block=r"blocks(?P<s>\d+)\.(?P<b>\d+)\.(?P<rest>.+)",
-        block_modules={
-            **_BLOCK_COMMON,
-            "attn.spatial_gating_unit.DW_conv": "attn.lka.conv_dw",
-            "attn.spatial_gating_unit.DW_D_conv": "attn.lka.conv_dw_dilated",
-            "attn.spatial_gating_unit.conv1": "attn.lka.conv_pw",
-            "mlp.dwconv": "mlp.dwconv",
-        },
-        layer_scales={"layer_scale_1": "ls1.gamma", "layer_scale_2": "ls2.gamma"},
-        stage_norm=r"norm(?P<s>\d+)\.(?P<p>weight|bias)",
-        head=r"head\.fc\.(?P<p>weight|bias)",
-    ),
-    "huggingface": _Layout(
-        prefix="van.",
-        stage_base=0,
-        patch_embed=r"encoder\.stages\.(?P<s>\d+)\.embeddings\.(?P<m>convolution|normalization)\.(?P<p>\w+)",
-        patch_modules={"convolution": "proj", "normalization": "norm"},
-        block=r"encoder\.stages\.(?P<s>\d+)\.layers\.(?P<b>\d+)\.(?P<rest>.+)",
-        block_modules={
-            "pre_normomalization": "norm1",  # sic
-            "attention.pre_projection.conv": "attn.proj_1",
-            "attention.attention_layer.attention.depth_wise": "attn.lka.conv_dw",
-            "attention.attention_layer.attention.depth_wise_dilated": "attn.lka.conv_dw_dilated",
-            "attention.attention_layer.attention.point_wise": "attn.lka.conv_pw",
-            "attention.post_projection": "attn.proj_2",
-            "post_normalization": "norm2",
-            "mlp.in_dense": "mlp.fc1",
-            "mlp.depth_wise": "mlp.dwconv",
-            "mlp.out_dense": "mlp.fc2",
-        },
-        layer_scales={"attention_scaling.weight": "ls1.gamma", "mlp_scaling.weight": "ls2.gamma"},
-        stage_norm=r"encoder\.stages\.(?P<s>\d+)\.normalization\.(?P<p>weight|bias)",
-        head=r"classifier\.(?P<p>weight|bias)",
-        ignore=r"layernorm\.(weight|bias)",  # VanModel.layernorm: defined, never used in forward
-    ),
-}
+_LAYOUTS = {
+    "original": _stage_numbered("original", "", 1, ("patch_embed{s}", "block{s}.{b}", "norm{s}"), "head"),
+    "openmmlab": _stage_numbered("openmmlab", "backbone.", 1, ("patch_embed{s}", "blocks{s}.{b}", "norm{s}"), "head.fc"),
+    # VanModel.layernorm is defined and never used in its forward pass: dropped
+    "huggingface": _stage_numbered("huggingface", "van.", 0, ("encoder.stages.{s}.embeddings", "encoder.stages.{s}.layers.{b}", "encoder.stages.{s}.normalization"), "classifier", ignore="layernorm"),
+}  # fmt: skip
 
 
 def _van_layout(keys: list[str]) -> str | None:
@@ -153,24 +147,19 @@ def _detect_layout(keys: list[str]) -> str:
 
 def _convert_key(layout: _Layout, key: str) -> str | None:
     """Return imbalml's name for ``key`` (``None``: drop it; unchanged if not recognised)."""
-    body = key.removeprefix(layout.prefix) if layout.prefix else key
-    if layout.ignore and re.fullmatch(layout.ignore, body):
+    if layout.ignore and layout.ignore.fullmatch(key):
         return None
-    if m := re.fullmatch(layout.patch_embed, body):
-        s = int(m["s"]) - layout.stage_base
-        return f"stages.{s}.patch_embed.{layout.patch_modules[m['m']]}.{m['p']}"
-    if m := re.fullmatch(layout.block, body):
-        s, b, rest = int(m["s"]) - layout.stage_base, int(m["b"]), m["rest"]
-        if rest in layout.layer_scales:
-            return f"stages.{s}.blocks.{b}.{layout.layer_scales[rest]}"
-        module, _, param = rest.rpartition(".")
-        if module in layout.block_modules:
-            return f"stages.{s}.blocks.{b}.{layout.block_modules[module]}.{param}"
-        return key
-    if m := re.fullmatch(layout.stage_norm, body):
-        return f"stages.{int(m['s']) - layout.stage_base}.norm.{m['p']}"
-    if m := re.fullmatch(layout.head, key):
-        return f"head.fc.{m['p']}"
+    for section in layout.sections:
+        if m := section.pattern.fullmatch(key):
+            s = int(m["s"]) - layout.first_stage if "s" in m.groupdict() else 0
+            start = section.target.format(s=s, b=m.groupdict().get("b"))
+            rest = m["rest"]
+            if section.names is None:
+                return f"{start}.{rest}"
+            if rest in section.names:  # a whole tensor name (the layer scales)
+                return f"{start}.{section.names[rest]}"
+            module, _, param = rest.rpartition(".")
+            return f"{start}.{section.names[module]}.{param}" if module in section.names else key
     return key
 
 
