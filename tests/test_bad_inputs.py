@@ -268,11 +268,11 @@ CASES = [
          ValueError, r"Expected `target` values in \[0, 1\] or ignore_index=-100, but got 2 at row 3, column 2"),
     # ---- non-finite logits (validation on) -------------------------------------------------
     Case("nan-logits", lambda c: AsymmetricLoss(GROUPS)(with_value(logits(), (1, 3), float("nan")), hard()),
-         ValueError, r"Expected `input` to be finite, but got nan at index \(1, 3\) \(1 non-finite values in all\)"),
+         ValueError, r"Expected `input` to be finite, but got nan at row 1, column 3 \(1 non-finite values in all\)"),
     Case("inf-logits-sigmoid", lambda c: asymmetric_loss(with_value(logits(), (0, 0), float("inf")), torch.zeros(4, C)),
-         ValueError, r"Expected `input` to be finite, but got inf at index \(0, 0\)"),
+         ValueError, r"Expected `input` to be finite, but got inf at row 0, column 0"),
     Case("inf-logits-logit-adjusted", lambda c: LogitAdjustedCrossEntropyLoss(GROUPS, priors=torch.ones(C))(with_value(logits(), (2, 5), -float("inf")), hard()),
-         ValueError, r"Expected `input` to be finite, but got -inf at index \(2, 5\)"),
+         ValueError, r"Expected `input` to be finite, but got -inf at row 2, column 5"),
     Case("nan-scores-argmax", lambda c: GROUPS.argmax(with_value(logits(), (3, 20), float("nan"))),
          ValueError, r"Expected `scores` without NaN, but got nan at row 3, column 20"),
     # ---- negative and zero counts ---------------------------------------------------------
@@ -285,7 +285,7 @@ CASES = [
     Case("minority-empty", lambda c: minority_attributes([]),
          ValueError, r"Expected `counts` of shape \(C,\) with at least one attribute, but got \(0,\)"),
     Case("mixup-counts-nan", lambda c: MixupCollator(GROUPS, counts=torch.full((C,), float("nan"))),
-         ValueError, r"Expected `counts` to be finite, but got nan at index \(0,\)"),
+         ValueError, r"Expected `counts` to be finite, but got nan at index 0 \("),
     Case("oversampler-zero-threshold", lambda c: MinorityOversampler(hard(), GROUPS, frequency_threshold=0.0),
          ValueError, r"Expected `frequency_threshold` in \(0, 1\], but got 0"),
     Case("oversampler-no-samples", lambda c: MinorityOversampler(torch.zeros(0, G, dtype=torch.long), GROUPS),

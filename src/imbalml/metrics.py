@@ -17,7 +17,8 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from imbalml._validation import check_choice, check_int, check_optional_groups
+from imbalml._layout_checks import check_optional_groups
+from imbalml._validation import check_choice, check_int
 from imbalml.functional.metrics import (
     AVERAGES,
     _check_threshold,

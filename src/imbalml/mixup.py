@@ -15,16 +15,14 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate, get_worker_info
 
+from imbalml._layout_checks import check_hard_target, check_optional_groups, check_target
 from imbalml._validation import (
     as_tensor,
     check_floating,
-    check_hard_target,
     check_int,
     check_multi_hot,
-    check_optional_groups,
     check_same_device,
     check_shape,
-    check_target,
 )
 from imbalml.functional.mixup import (
     _check_generator,

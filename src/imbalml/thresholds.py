@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import check_optional_groups, check_scores
 from imbalml._validation import (
     as_tensor,
     check_choice,
@@ -30,8 +31,6 @@ from imbalml._validation import (
     check_int,
     check_multi_hot,
     check_number,
-    check_optional_groups,
-    check_scores,
     check_shape,
 )
 from imbalml.functional.losses import adjust_logits

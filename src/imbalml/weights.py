@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import check_groups
 from imbalml._validation import (
     as_tensor,
     check_choice,
     check_finite,
-    check_groups,
     check_int,
     check_number,
     check_shape,

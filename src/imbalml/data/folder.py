@@ -32,7 +32,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from imbalml._validation import as_tensor, check_groups, check_hard_target
+from imbalml._layout_checks import check_groups, check_hard_target
+from imbalml._validation import as_tensor
 from imbalml.groups import AttributeGroups
 
 __all__ = [

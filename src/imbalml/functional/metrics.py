@@ -23,18 +23,14 @@ from typing import Any, Literal
 
 import torch
 
-from imbalml._validation import (
-    as_tensor,
-    check_choice,
-    check_finite,
+from imbalml._layout_checks import (
     check_float_hard_labels,
     check_groups,
     check_hard_target,
-    check_multi_hot,
     check_optional_groups,
     check_scores,
-    check_shape,
 )
+from imbalml._validation import as_tensor, check_choice, check_finite, check_multi_hot, check_shape
 from imbalml.groups import AttributeGroups
 
 __all__ = [

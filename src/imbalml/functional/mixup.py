@@ -28,19 +28,21 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from imbalml._layout_checks import (
+    check_groups,
+    check_hard_target,
+    check_optional_groups,
+    check_soft_target,
+)
 from imbalml._validation import (
     as_tensor,
     check_choice,
     check_finite,
     check_floating,
-    check_groups,
-    check_hard_target,
     check_multi_hot,
     check_number,
-    check_optional_groups,
     check_same_device,
     check_shape,
-    check_soft_target,
 )
 from imbalml.groups import AttributeGroups
 
