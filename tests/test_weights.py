@@ -116,7 +116,7 @@ def test_argument_errors():
         class_weights([1, 2, -1])
     with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) = \(9,\), but got \(8,\)\."):  # fmt: skip
         class_weights(torch.ones(8), GROUPS)
-    with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) with C >= 1, but got \(2, 2\)\."):  # fmt: skip
+    with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) with C >= 1 \(at least one attribute\), but got \(2, 2\)\."):  # fmt: skip
         class_weights(torch.ones(2, 2))
     with pytest.raises(ValueError, match=r"Expected `strategy` to be one of \('balanced', 'inverse_sqrt', 'effective_number'\), but got 'inverse'\."):  # fmt: skip
         class_weights([1, 2], strategy="inverse")

@@ -21,6 +21,7 @@ from imbalml.groups import (
 )
 
 __all__ = [
+    "check_counts",
     "check_float_hard_labels",
     "check_groups",
     "check_hard_target",
@@ -28,6 +29,7 @@ __all__ = [
     "check_scores",
     "check_soft_target",
     "check_target",
+    "describe_attribute",
 ]
 
 
@@ -131,3 +133,46 @@ def check_target(
     return groups.to_one_hot(
         target, ignore_index=ignore_index, validate_args=False
     ), target != ignore_index
+
+
+def describe_attribute(index: int, groups: AttributeGroups | None) -> str:
+    """How a message names attribute ``index``: ``"label 3"`` or ``"attribute 'x' (index 3, group 'g')"``."""
+    if groups is None:
+        return f"label {index}"
+    group = groups.attribute_group[index]
+    return (
+        f"attribute {groups.attribute_names[index]!r} (index {index}, group "
+        f"{groups.names[group]!r})"
+    )
+
+
+def check_counts(
+    counts: Any, groups: AttributeGroups | None = None, name: str = "counts"
+) -> torch.Tensor:
+    """Check per-attribute counts ``(C,)``: real, finite, ``>= 0``; return them as float64.
+
+    With ``groups``, ``C`` must be its number of attributes; without, any ``C >= 1``. The one
+    check behind :func:`imbalml.class_weights`, :func:`imbalml.class_priors`,
+    :func:`imbalml.minority_attributes` and the mixup classes. The result stays on the device
+    of ``counts``.
+    """
+    counts = as_tensor(counts, name)
+    if counts.is_complex() or counts.dtype == torch.bool:
+        raise TypeError(f"Expected `{name}` to have a real dtype, but got {counts.dtype}.")
+    if groups is not None:
+        check_shape(counts, name, (check_groups(groups).num_attributes,), "(C,)")
+    elif counts.ndim != 1 or counts.numel() == 0:
+        raise ValueError(
+            f"Expected `{name}` of shape (C,) with C >= 1 (at least one attribute), "
+            f"but got {tuple(counts.shape)}."
+        )
+    counts = counts.detach().double()
+    check_finite(counts, name)
+    negative = counts < 0
+    if bool(negative.any()):
+        (i,) = first_true(negative)
+        raise ValueError(
+            f"Expected `{name}` >= 0, but got {counts[i].item():g} for "
+            f"{describe_attribute(i, groups)}."
+        )
+    return counts

@@ -131,7 +131,9 @@ def check_not_nan(tensor: torch.Tensor, name: str) -> None:
         return  # a NaN always makes the sum NaN; a NaN sum (also inf - inf) gets the full scan
     nan = torch.isnan(tensor)
     if bool(nan.any()):
-        raise ValueError(f"Expected `{name}` without NaN, but got nan at {position(first_true(nan))}.")
+        raise ValueError(
+            f"Expected `{name}` without NaN, but got nan at {position(first_true(nan))}."
+        )
 
 
 def check_shape(tensor: torch.Tensor, name: str, expected: tuple[int, ...], meaning: str) -> None:

@@ -15,7 +15,12 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate, get_worker_info
 
-from imbalml._layout_checks import check_hard_target, check_optional_groups, check_target
+from imbalml._layout_checks import (
+    check_counts,
+    check_hard_target,
+    check_optional_groups,
+    check_target,
+)
 from imbalml._validation import (
     as_tensor,
     check_floating,
@@ -61,9 +66,7 @@ def _minority(
                 f"but got {count_threshold!r}."
             )
         return check_minority(minority, c).cpu()
-    counts = as_tensor(counts, "counts")
-    if c is not None and (counts.ndim != 1 or counts.shape[0] != c):
-        check_shape(counts, "counts", (c,), "(C,)")
+    counts = check_counts(counts, groups)
     return minority_attributes(counts, count_threshold=count_threshold).cpu()
 
 

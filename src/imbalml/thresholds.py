@@ -32,6 +32,8 @@ from imbalml._validation import (
     check_multi_hot,
     check_number,
     check_shape,
+    first_true,
+    position,
 )
 from imbalml.functional.losses import adjust_logits
 from imbalml.functional.metrics import (
@@ -198,10 +200,10 @@ def _candidates(candidates: Any, default: torch.Tensor, high: float | None) -> t
         )
     bad = ~((values >= 0) & (values <= (high if high is not None else torch.inf)))
     if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
+        where = first_true(bad)
         span = "[0, 1]" if high is not None else "[0, inf)"
         raise ValueError(
-            f"Expected `candidates` in {span}, but got {values[i].item():g} at index {i}."
+            f"Expected `candidates` in {span}, but got {values[where].item():g} at {position(where)}."
         )
     return values.sort().values
 

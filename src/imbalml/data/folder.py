@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from imbalml._layout_checks import check_groups, check_hard_target
-from imbalml._validation import as_tensor
+from imbalml._validation import as_tensor, first_true, position
 from imbalml.groups import AttributeGroups
 
 __all__ = [
@@ -562,10 +562,10 @@ def write_predictions(
         )
     preds = preds.detach().cpu().long()
     if bool((preds < 0).any()):
-        row, col = (int(v) for v in (preds < 0).nonzero()[0].tolist())
+        where = first_true(preds < 0)
         raise ValueError(
-            f"Expected non-negative attribute indices in `preds`, but got {int(preds[row, col])} "
-            f"at row {row}, column {col}."
+            f"Expected non-negative attribute indices in `preds`, but got {int(preds[where])} "
+            f"at {position(where)}."
         )
     if groups is not None:
         check_groups(groups)

@@ -30,7 +30,16 @@ from imbalml._layout_checks import (
     check_optional_groups,
     check_scores,
 )
-from imbalml._validation import as_tensor, check_choice, check_finite, check_multi_hot, check_shape
+from imbalml._validation import (
+    as_tensor,
+    check_choice,
+    check_finite,
+    check_multi_hot,
+    check_number,
+    check_shape,
+    first_true,
+    position,
+)
 from imbalml.groups import AttributeGroups
 
 __all__ = [
@@ -160,7 +169,7 @@ def _grouped_target(
         bad = (target != 0) & (target != 1)
         sums = torch.stack([s.sum(-1) for s in segments], -1)
         if bool(bad.any()) or bool((sums > 1).any()):
-            row = int((bad.any(1) | (sums > 1).any(1)).nonzero()[0])
+            (row,) = first_true(bad.any(1) | (sums > 1).any(1))
             raise ValueError(
                 f"Expected a float `target` to be one-hot (each group segment all 0 or a single "
                 f"1), but row {row} is not: metrics need hard labels, so evaluate on unmixed "
@@ -226,15 +235,14 @@ def _check_threshold(threshold: Any, num_labels: int) -> float | torch.Tensor:
             )
         check_shape(value, "threshold", (num_labels,), "(C,)")
         check_finite(value, "threshold")
-        if bool(((value < 0) | (value > 1)).any()):
-            i = int(((value < 0) | (value > 1)).nonzero()[0, 0])
+        outside = (value < 0) | (value > 1)
+        if bool(outside.any()):
+            where = first_true(outside)
             raise ValueError(
-                f"Expected `threshold` in [0, 1] for every label, but got {value[i].item():g} "
-                f"at index {i}."
+                f"Expected `threshold` in [0, 1] for every label, but got {value[where].item():g} "
+                f"at {position(where)}."
             )
         return value
-    from imbalml._validation import check_number
-
     return check_number(threshold, "threshold", low=0.0, high=1.0)
 
 
@@ -253,10 +261,10 @@ def _binary_preds(
         if validate and preds.numel():
             bad = ~((preds >= 0) & (preds <= 1))  # NaN too
             if bool(bad.any()):
-                row, col = (int(v) for v in bad.nonzero()[0].tolist())
+                where = first_true(bad)
                 raise ValueError(
                     f"Expected `preds` to be probabilities in [0, 1] (apply torch.sigmoid to "
-                    f"logits), but got {preds[row, col].item():g} at row {row}, column {col}."
+                    f"logits), but got {preds[where].item():g} at {position(where)}."
                 )
         thr = _check_threshold(threshold, shape[1]) if validate else threshold
         if isinstance(thr, torch.Tensor):

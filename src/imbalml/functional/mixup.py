@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from imbalml._layout_checks import (
+    check_counts,
     check_groups,
     check_hard_target,
     check_optional_groups,
@@ -43,6 +44,7 @@ from imbalml._validation import (
     check_number,
     check_same_device,
     check_shape,
+    first_true,
 )
 from imbalml.groups import AttributeGroups
 
@@ -87,21 +89,7 @@ def minority_attributes(counts: Any, *, count_threshold: float | None = None) ->
         >>> minority_attributes([5, 1, 3], count_threshold=3)
         tensor([False,  True,  True])
     """
-    counts = as_tensor(counts, "counts")
-    if counts.dtype == torch.bool or counts.is_complex():
-        raise TypeError(f"Expected `counts` to have a real dtype, but got {counts.dtype}.")
-    if counts.ndim != 1 or counts.numel() == 0:
-        raise ValueError(
-            f"Expected `counts` of shape (C,) with at least one attribute, "
-            f"but got {tuple(counts.shape)}."
-        )
-    counts = counts.double()
-    check_finite(counts, "counts")
-    if bool((counts < 0).any()):
-        col = int((counts < 0).nonzero()[0])
-        raise ValueError(
-            f"Expected `counts` to be non-negative, but got {counts[col].item():g} at index {col}."
-        )
+    counts = check_counts(counts)
     limit = (
         counts.mean()
         if count_threshold is None
@@ -371,8 +359,9 @@ def _check_plan(
         raise ValueError(
             f"Expected `mask` on the device of `inputs` ({device}), but got {mask.device}."
         )
-    if n and bool(((partner < 0) | (partner >= n)).any()):
-        row = int(((partner < 0) | (partner >= n)).nonzero()[0])
+    outside = (partner < 0) | (partner >= n)
+    if n and bool(outside.any()):
+        (row,) = first_true(outside)
         raise ValueError(
             f"Expected `partner` indices in [0, {n - 1}], but got {int(partner[row])} at row {row}."
         )
@@ -382,8 +371,9 @@ def _check_plan(
             return check_number(float(lam), "lam", low=0.0, high=1.0), partner, mask
         check_shape(lam, "lam", (n,), "() or (N,)")
         check_finite(lam, "lam")
-        if bool(((lam < 0) | (lam > 1)).any()):
-            row = int(((lam < 0) | (lam > 1)).nonzero()[0])
+        outside = (lam < 0) | (lam > 1)
+        if bool(outside.any()):
+            (row,) = first_true(outside)
             raise ValueError(f"Expected `lam` in [0, 1], but got {float(lam[row]):g} at row {row}.")
         return lam, partner, mask
     return check_number(lam, "lam", low=0.0, high=1.0), partner, mask
