@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from torch.utils.data import Dataset
 
 from imbalml._layout_checks import check_groups, check_hard_target
 from imbalml._validation import as_tensor, first_true, position
+from imbalml.data.atomic import atomic_write
 from imbalml.groups import AttributeGroups
 
 __all__ = [
@@ -522,8 +522,8 @@ def write_predictions(
 ) -> Path:
     """Write hard predictions as ``prediction.txt``: one line per image, G integers.
 
-    The file is written atomically (a temporary file in the same folder, then ``os.replace``), so
-    a reader never sees a partial file.
+    The file is written atomically (:func:`~imbalml.data.atomic_write`: a temporary file in the
+    same folder, then ``os.replace``), so a reader never sees a partial file.
 
     Args:
         path: The output file.
@@ -576,14 +576,6 @@ def write_predictions(
             f"Expected the folder of the prediction file {path} to exist, but {path.parent} does not."
         )
     text = "".join(" ".join(map(str, row)) + "\n" for row in preds.tolist())
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, encoding="utf-8", newline="\n") as f:
+        f.write(text)
     return path
