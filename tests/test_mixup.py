@@ -734,3 +734,21 @@ def test_batch_mixup_pickles_and_deep_copies() -> None:
     assert torch.equal(clone(images, labels)[0], first[0])
     assert torch.equal(twin(images, labels)[0], first[0])
     assert torch.equal(clone.minority, module.minority)
+
+
+def test_both_classes_share_one_checked_set_of_options() -> None:
+    import inspect
+
+    from imbalml.mixup.options import MixupOptions
+
+    collator = inspect.signature(MixupCollator).parameters
+    batch = inspect.signature(BatchMixup).parameters
+    assert list(batch) == [*collator, "validate_args"]
+    assert all(batch[name] == collator[name] for name in collator)
+    assert issubclass(MixupCollator, MixupOptions) and issubclass(BatchMixup, MixupOptions)
+    for cls in (MixupCollator, BatchMixup):
+        with pytest.raises(ValueError, match=r"Expected `alpha` in \(0, inf\), but got -1"):
+            cls(counts=[1, 2], alpha=-1)
+    module = BatchMixup(counts=[1, 5, 9], seed=3, validate_args=False)
+    assert module.validate_args is False and module.minority.tolist() == [True, True, False]
+    assert "minority" in dict(module.named_buffers())

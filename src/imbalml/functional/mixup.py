@@ -379,6 +379,16 @@ def _check_plan(
     return check_number(lam, "lam", low=0.0, high=1.0), partner, mask
 
 
+def check_batch(value: Any, name: str, *, rows: bool = True) -> torch.Tensor:
+    """Check a floating tensor; with ``rows``, one of shape ``(N, *)`` (at least one dimension)."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"Expected `{name}` to be a torch.Tensor, but got {type(value).__name__}.")
+    check_floating(value, name)
+    if rows and value.ndim == 0:
+        raise ValueError(f"Expected `{name}` of shape (N, *), but got a 0-d tensor.")
+    return value
+
+
 def _weight(lam: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
     """``lam`` as a ``torch.lerp`` weight for ``like``: a float, or ``(N, 1, ...)`` of its dtype."""
     if isinstance(lam, torch.Tensor):
@@ -480,18 +490,8 @@ def mixup(
         tensor([0.7500, 0.2500])
     """
     if validate_args:
-        if not isinstance(inputs, torch.Tensor):
-            raise TypeError(
-                f"Expected `inputs` to be a torch.Tensor, but got {type(inputs).__name__}."
-            )
-        check_floating(inputs, "inputs")
-        if inputs.ndim == 0:
-            raise ValueError("Expected `inputs` of shape (N, *), but got a 0-d tensor.")
-        if not isinstance(soft_targets, torch.Tensor):
-            raise TypeError(
-                f"Expected `soft_targets` to be a torch.Tensor, but got {type(soft_targets).__name__}."
-            )
-        check_floating(soft_targets, "soft_targets")
+        check_batch(inputs, "inputs")
+        check_batch(soft_targets, "soft_targets", rows=False)
         n = inputs.shape[0]
         if soft_targets.ndim != 2 or soft_targets.shape[0] != n:
             width = soft_targets.shape[-1] if soft_targets.ndim else "C"
