@@ -9,7 +9,7 @@ from torch import nn
 
 from imbalml._layout_checks import check_target
 from imbalml._validation import as_tensor, check_multi_hot, check_same_device, check_shape
-from imbalml.functional.mixup import check_batch, mixup
+from imbalml.functional.mixup.mix import check_batch, mixup
 from imbalml.groups import AttributeGroups
 from imbalml.mixup.options import MixupOptions, _picklable, _unpickled, lists_options_of
 

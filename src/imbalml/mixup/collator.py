@@ -11,7 +11,7 @@ from torch.utils.data import default_collate, get_worker_info
 
 from imbalml._layout_checks import check_hard_target
 from imbalml._validation import as_tensor, check_floating, check_multi_hot
-from imbalml.functional.mixup import _mix_targets, _stack_mixup
+from imbalml.functional.mixup.mix import _mix_targets, _stack_mixup
 from imbalml.mixup.options import MixupOptions, _picklable, _unpickled
 
 __all__ = ["MixupCollator"]

@@ -15,15 +15,8 @@ import torch
 
 from imbalml._layout_checks import check_counts, check_optional_groups
 from imbalml._validation import check_int
-from imbalml.functional.mixup import (
-    MixupPlan,
-    _check_generator,
-    _check_options,
-    check_minority,
-    minority_attributes,
-    minority_mask,
-    mixup_plan,
-)
+from imbalml.functional.mixup.minority import check_minority, minority_attributes, minority_mask
+from imbalml.functional.mixup.plan import MixupPlan, _check_generator, _check_options, mixup_plan
 from imbalml.groups import AttributeGroups
 
 __all__ = ["MixupOptions"]
