@@ -19,7 +19,9 @@ Accumulating the counts batch by batch and computing once gives exactly the one-
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
@@ -402,18 +404,76 @@ def _plain_threshold(groups: AttributeGroups | None, threshold: Any) -> Any:
     return 0.5 if groups is None and threshold is None else threshold
 
 
+_R = TypeVar("_R")
+
+
+def _metric_of_counts(
+    *, average: tuple[str, tuple[str, ...]] | None = None
+) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
+    """Make a public metric of ``(preds, target, groups)`` from ``finish(counts, groups)``.
+
+    Every metric of this module counts first (grouped confusion counts or plain 2 x 2 matrices,
+    :func:`_counts`) and then reads its value off the counts; the public signature, the threshold
+    default and the counting are written here once. ``finish`` gives the name, the docstring and
+    the result; with ``average=(default, choices)`` it also takes the checked ``average``.
+    """
+
+    def make(finish: Callable[..., _R]) -> Callable[..., _R]:
+        def metric(
+            preds: Any,
+            target: Any,
+            groups: AttributeGroups | None = None,
+            *,
+            average: str | None = None,
+            threshold: float | torch.Tensor | None = None,
+            ignore_index: int = -100,
+            validate_args: bool = True,
+        ) -> _R:
+            extra: tuple[str, ...] = ()
+            if average_options is not None:
+                extra = (
+                    check_choice(
+                        average_options[0] if average is None else average,
+                        "average",
+                        average_options[1],
+                    ),
+                )
+            threshold = _plain_threshold(groups, threshold)
+            counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
+            return finish(counts, groups, *extra)
+
+        params = list(inspect.signature(metric).parameters.values())
+        if average_options is None:
+            params = [p for p in params if p.name != "average"]
+        else:
+            params = [
+                p.replace(default=average_options[0], annotation="str")
+                if p.name == "average"
+                else p
+                for p in params
+            ]
+        metric.__signature__ = inspect.signature(metric).replace(  # type: ignore[attr-defined]
+            parameters=params, return_annotation=finish.__annotations__.get("return")
+        )
+        metric.__annotations__ = {
+            **{p.name: p.annotation for p in params},
+            "return": finish.__annotations__.get("return"),
+        }
+        metric.__name__ = metric.__qualname__ = finish.__name__
+        metric.__doc__ = finish.__doc__
+        return metric
+
+    average_options = average
+    return make
+
+
 # ---------------------------------------------------------------------------------------------
 # public metrics
 
 
-def confusion_matrices(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    ignore_index: int = -100,
-    validate_args: bool = True,
+@_metric_of_counts()
+def confusion_matrices(  # noqa: D417 (documents the public signature)
+    counts: torch.Tensor, groups: AttributeGroups | None
 ) -> tuple[torch.Tensor, ...]:
     """One confusion matrix per group (rows: true attribute, columns: predicted attribute).
 
@@ -442,22 +502,13 @@ def confusion_matrices(
         tensor([[1, 1],
                 [0, 0]])
     """
-    threshold = _plain_threshold(groups, threshold)
-    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     if groups is None:
         return tuple(counts.unbind(0))
     return split_confusion(counts, groups)
 
 
-def per_class_accuracy(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> torch.Tensor:
+@_metric_of_counts()
+def per_class_accuracy(counts: torch.Tensor, groups: AttributeGroups | None) -> torch.Tensor:  # noqa: D417 (documents the public signature)
     r"""Grouped: recall of every attribute inside its group. Plain: each label's balanced accuracy.
 
     Grouped:
@@ -491,20 +542,11 @@ def per_class_accuracy(
         >>> per_class_accuracy(torch.tensor([[0, 1], [0, 1]]), torch.tensor([[0, 1], [1, 1]]), groups)
         tensor([1., 0., nan, 1.], dtype=torch.float64)
     """
-    threshold = _plain_threshold(groups, threshold)
-    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     return per_class_from_any(counts, groups)
 
 
-def mean_class_accuracy(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> torch.Tensor:
+@_metric_of_counts()
+def mean_class_accuracy(counts: torch.Tensor, groups: AttributeGroups | None) -> torch.Tensor:
     r"""Mean of :func:`per_class_accuracy`: the course metric (grouped) or mA (plain).
 
     Grouped: average per-class accuracy, the mean recall over the attributes present in
@@ -538,22 +580,14 @@ def mean_class_accuracy(
         >>> mean_class_accuracy(probs, torch.tensor([[1, 0], [0, 1], [0, 1]]))  # plain: mA
         tensor(0.7500, dtype=torch.float64)
     """
-    threshold = _plain_threshold(groups, threshold)
-    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     if int(counts.sum()) == 0:
         raise ValueError("Expected `target` to hold at least one labelled sample, but got none.")
     return per_class_from_any(counts, groups).nanmean()
 
 
-def group_accuracy(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    average: Literal["none", "mean"] = "none",
-    threshold: float | torch.Tensor | None = None,
-    ignore_index: int = -100,
-    validate_args: bool = True,
+@_metric_of_counts(average=("none", ("none", "mean")))
+def group_accuracy(  # noqa: D417 (documents the public signature)
+    counts: torch.Tensor, groups: AttributeGroups | None, average: str
 ) -> torch.Tensor:
     """Plain accuracy inside each group (plain multi-label: of each label), or its mean.
 
@@ -575,9 +609,6 @@ def group_accuracy(
         >>> group_accuracy(torch.tensor([[0, 1], [0, 0]]), torch.tensor([[0, 1], [1, 0]]), groups)
         tensor([0.5000, 1.0000], dtype=torch.float64)
     """
-    check_choice(average, "average", ("none", "mean"))
-    threshold = _plain_threshold(groups, threshold)
-    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     acc = accuracy_from_any(counts, groups)
     return acc if average == "none" else acc.nanmean()
 
@@ -590,153 +621,95 @@ def accuracy_from_any(counts: torch.Tensor, groups: AttributeGroups | None) -> t
     return group_accuracy_from_counts(counts, groups)
 
 
+_LABEL_METRIC_DOC = r"""Per-label {title} and its macro mean (plain multi-label, or per attribute).
+
+    :math:`{formula}` for each label :math:`c` (grouped: each attribute against the other
+    attributes of its group, one-vs-rest), 0 where the denominator is 0 (scikit-learn's
+    ``zero_division=0``); ``average="macro"`` is the unweighted mean over all ``C`` labels. Equal
+    to ``sklearn.metrics.{sklearn}(target, preds > threshold, average=..., zero_division=0)``
+    and, for one number ``threshold``, to torchmetrics' ``{torchmetrics}`` wherever every label
+    has a positive or a predicted positive.
+
+    Args:
+        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]`` or 0/1 predictions. Grouped:
+            ``(N, G)`` predicted indices or ``(N, C)`` scores.
+        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
+        groups: ``None`` for plain multi-label, or the label layout.
+        threshold: Plain only: decision threshold (default 0.5): one number or one per label
+            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
+        average: ``"macro"`` (mean over labels) or ``"none"`` (the ``(C,)`` vector).
+        ignore_index: Target value that is not counted.
+        validate_args: Check shapes and values.
+
+    Returns:
+        A float64 scalar, or ``(C,)`` with ``average="none"``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml.functional import {name}
+        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
+        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
+        >>> {name}(probs, target, average="none")
+        {example}
+    """
+
+
 def _label_metric(
     metric: str,
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None,
-    threshold: Any,
-    average: str,
-    ignore_index: int,
-    validate_args: bool,
-) -> torch.Tensor:
-    check_choice(average, "average", AVERAGES)
-    threshold = _plain_threshold(groups, threshold)
-    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
-    scores = label_scores_from_counts(counts, groups, metric)
-    return scores if average == "none" else scores.mean()
+) -> Callable[[torch.Tensor, AttributeGroups | None, str], torch.Tensor]:
+    """The per-label ``metric`` (``"recall"``, ``"precision"``, ``"f1"``) of the counts, or its mean."""
+
+    def score(counts: torch.Tensor, groups: AttributeGroups | None, average: str) -> torch.Tensor:
+        scores = label_scores_from_counts(counts, groups, metric)
+        return scores if average == "none" else scores.mean()
+
+    return score
 
 
-def label_recall(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    average: str = "macro",
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> torch.Tensor:
-    r"""Per-label recall and its macro mean (plain multi-label, or per attribute).
+def _label_metric_function(
+    name: str, metric: str, title: str, formula: str, torchmetrics: str, example: str
+) -> Callable[..., torch.Tensor]:
+    """One of :func:`label_recall`, :func:`label_precision`, :func:`label_f1_score`.
 
-    :math:`\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FN}_c)` for each label :math:`c` (grouped: each attribute against the other attributes
-    of its group, one-vs-rest), 0 where the denominator is 0 (scikit-learn's
-    ``zero_division=0``); ``average="macro"`` is the unweighted mean over all ``C`` labels. Equal
-    to ``sklearn.metrics.recall_score(target, preds > threshold, average=..., zero_division=0)`` and,
-    for one number ``threshold``, to torchmetrics' ``multilabel_recall`` wherever every label
-    has a positive or a predicted positive.
-
-    Args:
-        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]`` or 0/1 predictions. Grouped:
-            ``(N, G)`` predicted indices or ``(N, C)`` scores.
-        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
-        groups: ``None`` for plain multi-label, or the label layout.
-        threshold: Plain only: decision threshold (default 0.5): one number or one per label
-            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
-        average: ``"macro"`` (mean over labels) or ``"none"`` (the ``(C,)`` vector).
-        ignore_index: Target value that is not counted.
-        validate_args: Check shapes and values.
-
-    Returns:
-        A float64 scalar, or ``(C,)`` with ``average="none"``.
-
-    Example:
-        >>> import torch
-        >>> from imbalml.functional import label_recall
-        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
-        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
-        >>> label_recall(probs, target, average="none")
-        tensor([1.0000, 0.5000], dtype=torch.float64)
+    The three differ only in the score taken from the counts: one docstring serves them all.
     """
-    return _label_metric("recall", preds, target, groups, threshold, average, ignore_index, validate_args)  # fmt: skip
+    score = _label_metric(metric)
+    score.__name__ = name
+    score.__doc__ = _LABEL_METRIC_DOC.format(
+        name=name,
+        title=title,
+        formula=formula,
+        sklearn=name.replace("label_", "") if metric == "f1" else f"{metric}_score",
+        torchmetrics=torchmetrics,
+        example=example,
+    )
+    return _metric_of_counts(average=("macro", AVERAGES))(score)
 
 
-def label_precision(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    average: str = "macro",
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> torch.Tensor:
-    r"""Per-label precision and its macro mean (plain multi-label, or per attribute).
-
-    :math:`\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FP}_c)` for each label :math:`c` (grouped: each attribute against the other attributes
-    of its group, one-vs-rest), 0 where the denominator is 0 (scikit-learn's
-    ``zero_division=0``); ``average="macro"`` is the unweighted mean over all ``C`` labels. Equal
-    to ``sklearn.metrics.precision_score(target, preds > threshold, average=..., zero_division=0)`` and,
-    for one number ``threshold``, to torchmetrics' ``multilabel_precision`` wherever every label
-    has a positive or a predicted positive.
-
-    Args:
-        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]`` or 0/1 predictions. Grouped:
-            ``(N, G)`` predicted indices or ``(N, C)`` scores.
-        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
-        groups: ``None`` for plain multi-label, or the label layout.
-        threshold: Plain only: decision threshold (default 0.5): one number or one per label
-            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
-        average: ``"macro"`` (mean over labels) or ``"none"`` (the ``(C,)`` vector).
-        ignore_index: Target value that is not counted.
-        validate_args: Check shapes and values.
-
-    Returns:
-        A float64 scalar, or ``(C,)`` with ``average="none"``.
-
-    Example:
-        >>> import torch
-        >>> from imbalml.functional import label_precision
-        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
-        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
-        >>> label_precision(probs, target, average="none")
-        tensor([0.5000, 1.0000], dtype=torch.float64)
-    """
-    return _label_metric("precision", preds, target, groups, threshold, average, ignore_index, validate_args)  # fmt: skip
-
-
-def label_f1_score(
-    preds: Any,
-    target: Any,
-    groups: AttributeGroups | None = None,
-    *,
-    threshold: float | torch.Tensor | None = None,
-    average: str = "macro",
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> torch.Tensor:
-    r"""Per-label F1 score and its macro mean (plain multi-label, or per attribute).
-
-    :math:`2\mathrm{TP}_c / (2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)` for each label :math:`c` (grouped: each attribute against the other attributes
-    of its group, one-vs-rest), 0 where the denominator is 0 (scikit-learn's
-    ``zero_division=0``); ``average="macro"`` is the unweighted mean over all ``C`` labels. Equal
-    to ``sklearn.metrics.f1_score(target, preds > threshold, average=..., zero_division=0)`` and,
-    for one number ``threshold``, to torchmetrics' ``multilabel_f1_score`` wherever every label
-    has a positive or a predicted positive.
-
-    Args:
-        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]`` or 0/1 predictions. Grouped:
-            ``(N, G)`` predicted indices or ``(N, C)`` scores.
-        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
-        groups: ``None`` for plain multi-label, or the label layout.
-        threshold: Plain only: decision threshold (default 0.5): one number or one per label
-            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
-        average: ``"macro"`` (mean over labels) or ``"none"`` (the ``(C,)`` vector).
-        ignore_index: Target value that is not counted.
-        validate_args: Check shapes and values.
-
-    Returns:
-        A float64 scalar, or ``(C,)`` with ``average="none"``.
-
-    Example:
-        >>> import torch
-        >>> from imbalml.functional import label_f1_score
-        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
-        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
-        >>> label_f1_score(probs, target, average="none")
-        tensor([0.6667, 0.6667], dtype=torch.float64)
-    """
-    return _label_metric("f1", preds, target, groups, threshold, average, ignore_index, validate_args)  # fmt: skip
+label_recall = _label_metric_function(
+    "label_recall",
+    "recall",
+    "recall",
+    r"\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FN}_c)",
+    "multilabel_recall",
+    "tensor([1.0000, 0.5000], dtype=torch.float64)",
+)
+label_precision = _label_metric_function(
+    "label_precision",
+    "precision",
+    "precision",
+    r"\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FP}_c)",
+    "multilabel_precision",
+    "tensor([0.5000, 1.0000], dtype=torch.float64)",
+)
+label_f1_score = _label_metric_function(
+    "label_f1_score",
+    "f1",
+    "F1 score",
+    r"2\mathrm{TP}_c / (2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)",
+    "multilabel_f1_score",
+    "tensor([0.6667, 0.6667], dtype=torch.float64)",
+)
 
 
 def ranking_inputs(

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from imbalml._layout_checks import check_target
+from imbalml._signatures import lists_options_of
 from imbalml._validation import as_tensor, check_multi_hot, check_same_device, check_shape
 from imbalml.functional.mixup.mix import check_batch, mixup
 from imbalml.groups import AttributeGroups
-from imbalml.mixup.options import MixupOptions, _picklable, _unpickled, lists_options_of
+from imbalml.mixup.options import MixupOptions, _picklable, _unpickled
 
 __all__ = ["BatchMixup"]
 

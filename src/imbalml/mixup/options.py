@@ -7,9 +7,7 @@ in where the batch lives (CPU workers or the device).
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -148,32 +146,3 @@ class MixupOptions:
             f"mode={self.mode!r}, alpha={self.alpha:g}, beta={self.beta:g}, p={self.p:g}, "
             f"minority={int(self.minority.sum())}/{self.minority.numel()} attributes"
         )
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def lists_options_of(init: Callable[..., Any], **extra: tuple[Any, str]) -> Callable[[_F], _F]:
-    """Give a subclass's ``__init__(..., **options)`` the full public signature.
-
-    The decorated ``__init__`` passes ``**options`` on to ``init`` (:meth:`MixupOptions.__init__`);
-    its signature and annotations (``inspect``, the API docs) become ``init``'s plus the keyword-only
-    ``name=(default, annotation)`` parameters in ``extra``.
-    """
-    base = inspect.signature(init)
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-        for name, (d, a) in extra.items()
-    ]
-
-    def adopt(function: _F) -> _F:
-        function.__signature__ = base.replace(  # type: ignore[attr-defined]
-            parameters=[*base.parameters.values(), *added]
-        )
-        function.__annotations__ = {
-            **init.__annotations__,
-            **{p.name: p.annotation for p in added},
-        }
-        return function
-
-    return adopt
