@@ -36,7 +36,8 @@ from imbalml._validation import (
     position,
 )
 from imbalml.functional.losses import adjust_logits
-from imbalml.functional.metrics import (
+from imbalml.functional.metrics.from_counts import label_scores_from_counts
+from imbalml.functional.metrics.grouped_counts import (
     _grouped_target,
     confusion_counts,
     per_class_from_counts,
@@ -257,8 +258,6 @@ def _attribute_scores(
     ignore_index: int,
 ) -> torch.Tensor:
     """Per-attribute metric ``(C,)`` with strengths ``tau`` ``(G,)`` (NaN: attribute unseen)."""
-    from imbalml.functional.metrics import label_scores_from_counts
-
     adjusted = adjust_logits(logits, groups, priors=priors, tau=tau)
     counts = confusion_counts(adjusted, hard, groups, ignore_index=ignore_index)
     if metric == "f1":
