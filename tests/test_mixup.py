@@ -739,13 +739,13 @@ def test_batch_mixup_pickles_and_deep_copies() -> None:
 def test_both_classes_share_one_checked_set_of_options() -> None:
     import inspect
 
-    from imbalml.mixup.options import MixupOptions
+    from imbalml.mixup.options import _MixupOptions
 
     collator = inspect.signature(MixupCollator).parameters
     batch = inspect.signature(BatchMixup).parameters
     assert list(batch) == [*collator, "validate_args"]
     assert all(batch[name] == collator[name] for name in collator)
-    assert issubclass(MixupCollator, MixupOptions) and issubclass(BatchMixup, MixupOptions)
+    assert issubclass(MixupCollator, _MixupOptions) and issubclass(BatchMixup, _MixupOptions)
     for cls in (MixupCollator, BatchMixup):
         with pytest.raises(ValueError, match=r"Expected `alpha` in \(0, inf\), but got -1"):
             cls(counts=[1, 2], alpha=-1)

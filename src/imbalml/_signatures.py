@@ -8,6 +8,7 @@ docs) the one signature the base defines.
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,24 +18,37 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def lists_options_of(
-    init: Callable[..., Any], *, first: bool = False, **extra: tuple[Any, Any]
-) -> Callable[[_F], _F]:
-    """Decorate an ``__init__(self, ..., **options)`` that passes ``options`` on to ``init``.
+    init: Callable[..., None], *, first: bool = False, **extra: tuple[Any, Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate an ``__init__(self, *args, <extra names>, **options)`` that passes the rest to ``init``.
 
-    Its signature and annotations become ``init``'s plus the keyword-only parameters ``extra``
-    (``name=(default, annotation)``): after ``init``'s keyword-only parameters, or before them
-    with ``first=True`` (always before a ``**kwargs``).
+    The decorated function gets each ``extra`` argument (``name=(default, annotation)``) filled in
+    with its default, so the defaults are written here once. The result's signature and
+    annotations (``inspect``, the API docs) are ``init``'s plus the ``extra`` keyword-only
+    parameters: after ``init``'s keyword-only parameters, or before them with ``first=True``
+    (always before a ``**kwargs``).
 
     Example:
         >>> class Base:
-        ...     def __init__(self, *, a: int = 1) -> None: ...
+        ...     def __init__(self, *, a: int = 1) -> None:
+        ...         self.a = a
         >>> class Child(Base):
-        ...     @lists_options_of(Base.__init__, b=(2, "int"))
-        ...     def __init__(self, *, b: int = 2, **options: Any) -> None: ...
+        ...     @lists_options_of(Base.__init__, b=(2, int))
+        ...     def __init__(self, *args: Any, b: int, **options: Any) -> None:
+        ...         super().__init__(*args, **options)
+        ...         self.b = b
         >>> list(inspect.signature(Child).parameters)
         ['a', 'b']
+        >>> child = Child(a=5)
+        >>> child.a, child.b
+        (5, 2)
     """
-    base = list(inspect.signature(init).parameters.values())
+    # Resolved here, in the namespace of `init`'s module: the wrapper below lives in this one.
+    hints = typing.get_type_hints(init)
+    base = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(init).parameters.values()
+    ]
     added = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
         for name, (d, a) in extra.items()
@@ -46,14 +60,23 @@ def lists_options_of(
         at = kinds.index(inspect.Parameter.VAR_KEYWORD)
     else:
         at = len(base)
-    signature = inspect.signature(init).replace(parameters=[*base[:at], *added, *base[at:]])
+    signature = inspect.Signature(
+        [*base[:at], *added, *base[at:]], return_annotation=hints.get("return")
+    )
 
-    def adopt(function: _F) -> _F:
-        function.__signature__ = signature  # type: ignore[attr-defined]
-        function.__annotations__ = {
-            **init.__annotations__,
+    def adopt(function: Callable[..., None]) -> Callable[..., None]:
+        # No default in this definition: the signature above is the one that documents them.
+        def wrapper(self: Any, *args: Any, **options: Any) -> None:
+            chosen = {name: options.pop(name, d) for name, (d, _) in extra.items()}
+            function(self, *args, **chosen, **options)
+
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **hints,
             **{p.name: p.annotation for p in added},
         }
-        return function
+        for name in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(wrapper, name, getattr(function, name))
+        return wrapper
 
     return adopt

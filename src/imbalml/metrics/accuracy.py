@@ -12,7 +12,6 @@ from imbalml.functional.metrics.from_counts import (
     accuracy_from_any,
     per_class_from_any,
 )
-from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["GroupAccuracy", "MeanClassAccuracy", "PerClassAccuracy"]
@@ -108,10 +107,8 @@ class GroupAccuracy(_ConfusionMetric):
     @lists_options_of(
         _ConfusionMetric.__init__, first=True, average=("none", Literal["none", "mean"])
     )
-    def __init__(
-        self, groups: AttributeGroups | None = None, *, average: str = "none", **options: Any
-    ) -> None:
-        super().__init__(groups, **options)
+    def __init__(self, *args: Any, average: str, **options: Any) -> None:
+        super().__init__(*args, **options)
         self.average = check_choice(average, "average", ("none", "mean"))
 
     def compute(self) -> torch.Tensor:

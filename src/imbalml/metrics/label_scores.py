@@ -13,7 +13,6 @@ from imbalml.functional.metrics.count_metrics import AVERAGES
 from imbalml.functional.metrics.from_counts import (
     label_scores_from_counts,
 )
-from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["LabelF1Score", "LabelPrecision", "LabelRecall"]
@@ -25,11 +24,9 @@ class _LabelScore(_ConfusionMetric):
     higher_is_better = True
     _metric = ""
 
-    @lists_options_of(_ConfusionMetric.__init__, first=True, average=("macro", "str"))
-    def __init__(
-        self, groups: AttributeGroups | None = None, *, average: str = "macro", **options: Any
-    ) -> None:
-        super().__init__(groups, **options)
+    @lists_options_of(_ConfusionMetric.__init__, first=True, average=("macro", str))
+    def __init__(self, *args: Any, average: str, **options: Any) -> None:
+        super().__init__(*args, **options)
         self.average = check_choice(average, "average", AVERAGES)
 
     def compute(self) -> torch.Tensor:

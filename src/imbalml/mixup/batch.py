@@ -11,13 +11,12 @@ from imbalml._layout_checks import check_target
 from imbalml._signatures import lists_options_of
 from imbalml._validation import as_tensor, check_multi_hot, check_same_device, check_shape
 from imbalml.functional.mixup.mix import check_batch, mixup
-from imbalml.groups import AttributeGroups
-from imbalml.mixup.options import MixupOptions, _picklable, _unpickled
+from imbalml.mixup.options import _MixupOptions, _picklable, _unpickled
 
 __all__ = ["BatchMixup"]
 
 
-class BatchMixup(MixupOptions, nn.Module):
+class BatchMixup(_MixupOptions, nn.Module):
     r"""Minority-aware mixup applied to a batch already on its device (e.g. the GPU).
 
     ``forward(images, target)`` takes images ``(N, ...)`` and hard ``(N, G)`` or soft ``(N, C)``
@@ -70,11 +69,9 @@ class BatchMixup(MixupOptions, nn.Module):
         (torch.Size([6, 3, 4, 4]), torch.Size([6, 5]), True)
     """
 
-    @lists_options_of(MixupOptions.__init__, validate_args=(True, "bool"))
-    def __init__(
-        self, groups: AttributeGroups | None = None, *, validate_args: bool = True, **options: Any
-    ) -> None:
-        super().__init__(groups, **options)
+    @lists_options_of(_MixupOptions.__init__, validate_args=(True, bool))
+    def __init__(self, *args: Any, validate_args: bool, **options: Any) -> None:
+        super().__init__(*args, **options)
         self.validate_args = bool(validate_args)
 
     def forward(

@@ -12,12 +12,12 @@ from torch.utils.data import default_collate, get_worker_info
 from imbalml._layout_checks import check_hard_target
 from imbalml._validation import as_tensor, check_floating, check_multi_hot
 from imbalml.functional.mixup.mix import _mix_targets, _stack_mixup
-from imbalml.mixup.options import MixupOptions, _picklable, _unpickled
+from imbalml.mixup.options import _MixupOptions, _picklable, _unpickled
 
 __all__ = ["MixupCollator"]
 
 
-class MixupCollator(MixupOptions):
+class MixupCollator(_MixupOptions):
     r"""A ``DataLoader`` ``collate_fn`` that stacks a batch and applies minority-aware mixup.
 
     Takes the list of ``(image, labels)`` samples a dataset returns (``image`` a floating tensor,

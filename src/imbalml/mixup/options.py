@@ -1,6 +1,6 @@
 """The hyperparameters :class:`~imbalml.MixupCollator` and :class:`~imbalml.BatchMixup` share.
 
-Both classes take the same arguments and draw their plans the same way; :class:`MixupOptions`
+Both classes take the same arguments and draw their plans the same way; :class:`_MixupOptions`
 checks the arguments once, holds them, and draws a batch's plan, so the two classes differ only
 in where the batch lives (CPU workers or the device).
 """
@@ -16,8 +16,6 @@ from imbalml._validation import check_int
 from imbalml.functional.mixup.minority import check_minority, minority_attributes, minority_mask
 from imbalml.functional.mixup.plan import MixupPlan, _check_generator, _check_options, mixup_plan
 from imbalml.groups import AttributeGroups
-
-__all__ = ["MixupOptions"]
 
 
 def _minority(
@@ -83,7 +81,7 @@ def _unpickled(state: dict[str, Any]) -> dict[str, Any]:
     return dict(state, generator=_restore_generator(state["generator"]))
 
 
-class MixupOptions:
+class _MixupOptions:
     """Checked mixup hyperparameters and the plan draw; the base of both mixup classes.
 
     The arguments are those of :class:`~imbalml.MixupCollator` (see there). A subclass that is

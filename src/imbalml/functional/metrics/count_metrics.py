@@ -22,7 +22,6 @@ from imbalml.functional.metrics.grouped_counts import split_confusion
 from imbalml.groups import AttributeGroups
 
 __all__ = [
-    "AVERAGES",
     "confusion_matrices",
     "group_accuracy",
     "label_f1_score",
@@ -39,63 +38,66 @@ AVERAGES = ("macro", "none")
 _R = TypeVar("_R")
 
 
+def _count_metric(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    average: str = "",
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> None:
+    """The signature of every public metric below (``average`` only where one takes it)."""
+
+
 def _metric_of_counts(
     *, average: tuple[str, tuple[str, ...]] | None = None
 ) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
     """Make a public metric of ``(preds, target, groups)`` from ``finish(counts, groups)``.
 
     Every metric of this module counts first (grouped confusion counts or plain 2 x 2 matrices,
-    :func:`_counts`) and then reads its value off the counts; the public signature, the threshold
-    default and the counting are written here once. ``finish`` gives the name, the docstring and
-    the result; with ``average=(default, choices)`` it also takes the checked ``average``.
+    :func:`_counts`) and then reads its value off the counts; the public signature
+    (:func:`_count_metric`), the threshold default and the counting are written once.
+    ``finish`` gives the name, the docstring and the result; with ``average=(default,
+    choices)`` it also takes the checked ``average``.
     """
+    params = list(inspect.signature(_count_metric).parameters.values())
+    if average is None:
+        params = [p for p in params if p.name != "average"]
+    else:
+        params = [p.replace(default=average[0]) if p.name == "average" else p for p in params]
 
     def make(finish: Callable[..., _R]) -> Callable[..., _R]:
-        def metric(
-            preds: Any,
-            target: Any,
-            groups: AttributeGroups | None = None,
-            *,
-            average: str | None = None,
-            threshold: float | torch.Tensor | None = None,
-            ignore_index: int = -100,
-            validate_args: bool = True,
-        ) -> _R:
-            extra: tuple[str, ...] = ()
-            if average_options is not None:
-                extra = (
-                    check_choice(
-                        average_options[0] if average is None else average,
-                        "average",
-                        average_options[1],
-                    ),
-                )
-            threshold = _plain_threshold(groups, threshold)
-            counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
-            return finish(counts, groups, *extra)
+        signature = inspect.Signature(params, return_annotation=finish.__annotations__["return"])
 
-        params = list(inspect.signature(metric).parameters.values())
-        if average_options is None:
-            params = [p for p in params if p.name != "average"]
-        else:
-            params = [
-                p.replace(default=average_options[0], annotation="str")
-                if p.name == "average"
-                else p
-                for p in params
-            ]
-        metric.__signature__ = inspect.signature(metric).replace(  # type: ignore[attr-defined]
-            parameters=params, return_annotation=finish.__annotations__.get("return")
-        )
+        # No default in this definition: `signature` holds them (and the API docs show them).
+        def metric(*args: Any, **kwargs: Any) -> _R:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            a = bound.arguments
+            threshold = _plain_threshold(a["groups"], a["threshold"])
+            counts = _counts(
+                a["preds"],
+                a["target"],
+                a["groups"],
+                threshold,
+                a["ignore_index"],
+                a["validate_args"],
+            )
+            if average is None:
+                return finish(counts, a["groups"])
+            return finish(counts, a["groups"], check_choice(a["average"], "average", average[1]))
+
+        metric.__signature__ = signature  # type: ignore[attr-defined]
         metric.__annotations__ = {
             **{p.name: p.annotation for p in params},
-            "return": finish.__annotations__.get("return"),
+            "return": signature.return_annotation,
         }
         metric.__name__ = metric.__qualname__ = finish.__name__
         metric.__doc__ = finish.__doc__
         return metric
 
-    average_options = average
     return make
 
 

@@ -19,12 +19,7 @@ from imbalml.functional.metrics.grouped_counts import (
 from imbalml.functional.metrics.multilabel_counts import multilabel_confusion_matrix
 from imbalml.groups import AttributeGroups
 
-__all__ = [
-    "accuracy_from_any",
-    "balanced_accuracy_from_confusion",
-    "label_scores_from_counts",
-    "per_class_from_any",
-]
+__all__ = []
 
 
 def _ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:

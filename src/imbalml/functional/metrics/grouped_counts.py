@@ -20,12 +20,7 @@ from imbalml._validation import (
 )
 from imbalml.groups import AttributeGroups
 
-__all__ = [
-    "confusion_counts",
-    "group_accuracy_from_counts",
-    "per_class_from_counts",
-    "split_confusion",
-]
+__all__ = ["confusion_counts"]
 
 
 def _result_dtype(device: torch.device) -> torch.dtype:

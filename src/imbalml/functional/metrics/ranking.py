@@ -22,7 +22,7 @@ from imbalml.functional.metrics.count_metrics import AVERAGES
 from imbalml.functional.metrics.grouped_counts import _grouped_target
 from imbalml.groups import AttributeGroups
 
-__all__ = ["label_average_precision", "ranking_inputs"]
+__all__ = ["label_average_precision"]
 
 
 def ranking_inputs(

@@ -20,7 +20,7 @@ from imbalml._validation import (
 )
 from imbalml.groups import AttributeGroups
 
-__all__ = ["check_minority", "minority_attributes", "minority_mask"]
+__all__ = ["minority_attributes", "minority_mask"]
 
 
 def minority_attributes(counts: Any, *, count_threshold: float | None = None) -> torch.Tensor:

@@ -22,7 +22,7 @@ from imbalml._validation import (
 from imbalml.functional.mixup.plan import MixupPlan
 from imbalml.groups import AttributeGroups
 
-__all__ = ["check_batch", "mixup"]
+__all__ = ["mixup"]
 
 
 def _check_plan(
