@@ -738,13 +738,20 @@ def test_batch_mixup_pickles_and_deep_copies() -> None:
 
 def test_both_classes_share_one_checked_set_of_options() -> None:
     import inspect
+    import typing
 
     from imbalml.mixup.options import _MixupOptions
 
     collator = inspect.signature(MixupCollator).parameters
     batch = inspect.signature(BatchMixup).parameters
     assert list(batch) == [*collator, "validate_args"]
-    assert all(batch[name] == collator[name] for name in collator)
+    assert all(
+        (batch[name].kind, batch[name].default) == (collator[name].kind, collator[name].default)
+        for name in collator
+    )
+    hints = typing.get_type_hints(BatchMixup.__init__)
+    assert hints["generator"] == typing.get_type_hints(MixupCollator.__init__)["generator"]
+    assert hints["validate_args"] is bool
     assert issubclass(MixupCollator, _MixupOptions) and issubclass(BatchMixup, _MixupOptions)
     for cls in (MixupCollator, BatchMixup):
         with pytest.raises(ValueError, match=r"Expected `alpha` in \(0, inf\), but got -1"):
