@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from imbalml._validation import as_tensor, check_finite, check_shape, first_true
+from imbalml._validation import as_tensor, check_finite, check_rows, check_shape, first_true
 from imbalml.groups import (
     AttributeGroups,
     check_float_hard_labels,
@@ -72,16 +72,7 @@ def check_soft_target(
             f"but got dtype {target.dtype}."
         )
     check_float_hard_labels(target, groups, name)
-    n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
-    if (
-        target.ndim != 2
-        or target.shape[1] != c
-        or (num_samples is not None and target.shape[0] != num_samples)
-    ):
-        raise ValueError(
-            f"Expected `{name}` of shape (N, C) = ({n}, {c}) for {c} attributes, "
-            f"but got {tuple(target.shape)}."
-        )
+    check_rows(target, name, c, num_samples=num_samples, meaning=f" for {c} attributes")
     check_finite(target, name)
     if target.numel():
         t = target.detach().float()

@@ -145,6 +145,32 @@ def check_shape(tensor: torch.Tensor, name: str, expected: tuple[int, ...], mean
         )
 
 
+def check_rows(
+    tensor: torch.Tensor,
+    name: str,
+    width: int,
+    *,
+    num_samples: int | None = None,
+    axes: str = "(N, C)",
+    meaning: str = "",
+) -> None:
+    """Check a 2-D ``(N, width)`` tensor (``N == num_samples`` when given).
+
+    The message spells the axes and their sizes, e.g. ``"(N, G) = (8, 6) for 6 attribute
+    groups"``; ``meaning`` is appended after the sizes.
+    """
+    if (
+        tensor.ndim != 2
+        or tensor.shape[1] != width
+        or (num_samples is not None and tensor.shape[0] != num_samples)
+    ):
+        n = num_samples if num_samples is not None else (tensor.shape[0] if tensor.ndim else "N")
+        raise ValueError(
+            f"Expected `{name}` of shape {axes} = ({n}, {width}){meaning}, "
+            f"but got {tuple(tensor.shape)}."
+        )
+
+
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """Check that two tensors live on the same device."""
     if a.device != b.device:

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from imbalml._validation import as_tensor, check_finite, check_floating, check_not_nan, first_true
+from imbalml._validation import (
+    as_tensor,
+    check_finite,
+    check_floating,
+    check_not_nan,
+    check_rows,
+    first_true,
+)
 
 __all__ = ["AttributeGroups"]
 
@@ -367,16 +374,14 @@ def check_hard_target(
             f"but got dtype {target.dtype}."
         )
     g = groups.num_groups
-    n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
-    if (
-        target.ndim != 2
-        or target.shape[1] != g
-        or (num_samples is not None and target.shape[0] != num_samples)
-    ):
-        raise ValueError(
-            f"Expected `{name}` of shape (N, G) = ({n}, {g}) for {g} attribute groups, "
-            f"but got {tuple(target.shape)}."
-        )
+    check_rows(
+        target,
+        name,
+        g,
+        num_samples=num_samples,
+        axes="(N, G)",
+        meaning=f" for {g} attribute groups",
+    )
     if target.numel():
         sizes = torch.as_tensor(groups.sizes, device=target.device)
         bad = (target < 0) | (target >= sizes)

@@ -265,21 +265,12 @@ def _attribute_scores(
     return per_class_from_counts(counts, groups)
 
 
-def _group_scores(
-    logits: torch.Tensor,
-    hard: torch.Tensor,
-    groups: AttributeGroups,
-    priors: Any,
-    tau: torch.Tensor,
-    metric: str,
-    ignore_index: int,
-) -> torch.Tensor:
-    """Per group, the summed metric of its attributes ``(G,)``: its share of the overall mean.
+def _group_sums(scores: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
+    """Per group, the summed metric ``scores`` ``(C,)`` of its attributes: its share of the mean.
 
     A group's strength moves only its own attributes' scores, so maximising each group's sum
     maximises the overall mean (the metric itself: mean over attributes).
     """
-    scores = _attribute_scores(logits, hard, groups, priors, tau, metric, ignore_index)
     return torch.stack([torch.nan_to_num(s, nan=0.0).sum() for s in groups.split(scores)])
 
 
@@ -304,14 +295,12 @@ def _tune_grouped(
     check_shape(hard, "target", (logits.shape[0], groups.num_groups), "(N, G)")
     t = _candidates(candidates, torch.arange(0, 21, dtype=torch.float64) / 10, None)
     g = groups.num_groups
-    per_group = torch.stack(
-        [_group_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index)
-         for v in t.tolist()]
-    )  # fmt: skip  # (T, G)
-    overall_t = torch.tensor(
-        [float(_attribute_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index).nanmean())
-         for v in t.tolist()]
-    )  # fmt: skip
+    per_attribute = [
+        _attribute_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index)
+        for v in t.tolist()
+    ]  # one strength for every group, per candidate
+    per_group = torch.stack([_group_sums(s, groups) for s in per_attribute])  # (T, G)
+    overall_t = torch.tensor([float(s.nanmean()) for s in per_attribute])
     anchor = float(_best(overall_t[:, None], t, 0.0)[0])
     own = _best(per_group, t, anchor)
     one_hot = groups.to_one_hot(hard, ignore_index=ignore_index, dtype=torch.long)
