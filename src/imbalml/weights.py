@@ -24,8 +24,10 @@ from imbalml._validation import (
 )
 from imbalml.groups import AttributeGroups
 
-__all__ = ["class_priors", "class_weights"]
+__all__ = ["STRATEGIES", "class_priors", "class_weights"]
 
+#: The weighting strategies of :func:`class_weights`: inverse frequency (``"balanced"``), its
+#: square root, and the effective number of samples (Cui et al., 2019).
 STRATEGIES = ("balanced", "inverse_sqrt", "effective_number")
 
 
