@@ -13,12 +13,7 @@ from typing import Any
 import torch
 
 from imbalml._validation import as_tensor, check_finite, check_rows, check_shape, first_true
-from imbalml.groups import (
-    AttributeGroups,
-    check_float_hard_labels,
-    check_hard_target,
-    check_scores,
-)
+from imbalml.groups import AttributeGroups, check_float_hard_labels, check_hard_target, check_scores
 
 __all__ = [
     "check_counts",

@@ -16,12 +16,7 @@ from typing import Any
 import torch
 
 from imbalml._layout_checks import check_counts, describe_attribute
-from imbalml._validation import (
-    check_choice,
-    check_int,
-    check_number,
-    first_true,
-)
+from imbalml._validation import check_choice, check_int, check_number, first_true
 from imbalml.groups import AttributeGroups
 
 __all__ = ["STRATEGIES", "class_priors", "class_weights"]

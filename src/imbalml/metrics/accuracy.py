@@ -8,10 +8,7 @@ import torch
 
 from imbalml._signatures import lists_options_of
 from imbalml._validation import check_choice
-from imbalml.functional.metrics.from_counts import (
-    accuracy_from_any,
-    per_class_from_any,
-)
+from imbalml.functional.metrics.from_counts import accuracy_from_any, per_class_from_any
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["GroupAccuracy", "MeanClassAccuracy", "PerClassAccuracy"]

@@ -9,9 +9,7 @@ from torchmetrics import Metric
 
 from imbalml._layout_checks import check_optional_groups
 from imbalml._validation import check_int
-from imbalml.functional.metrics.from_counts import (
-    _counts,
-)
+from imbalml.functional.metrics.from_counts import _counts
 from imbalml.functional.metrics.grouped_counts import split_confusion
 from imbalml.functional.metrics.multilabel_counts import _check_threshold
 from imbalml.groups import AttributeGroups

@@ -10,9 +10,7 @@ import torch
 from imbalml._signatures import lists_options_of
 from imbalml._validation import check_choice
 from imbalml.functional.metrics.count_metrics import AVERAGES
-from imbalml.functional.metrics.from_counts import (
-    label_scores_from_counts,
-)
+from imbalml.functional.metrics.from_counts import label_scores_from_counts
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["LabelF1Score", "LabelPrecision", "LabelRecall"]

@@ -8,9 +8,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from imbalml._validation import (
-    check_choice,
-)
+from imbalml._validation import check_choice
 from imbalml.functional.metrics.from_counts import (
     _counts,
     _plain_threshold,
@@ -142,7 +140,9 @@ def confusion_matrices(  # noqa: D417 (documents the public signature)
 
 
 @_metric_of_counts()
-def per_class_accuracy(counts: torch.Tensor, groups: AttributeGroups | None) -> torch.Tensor:  # noqa: D417 (documents the public signature)
+def per_class_accuracy(  # noqa: D417 (documents the public signature)
+    counts: torch.Tensor, groups: AttributeGroups | None
+) -> torch.Tensor:
     r"""Grouped: recall of every attribute inside its group. Plain: each label's balanced accuracy.
 
     Grouped:

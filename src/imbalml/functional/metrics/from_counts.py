@@ -6,9 +6,7 @@ from typing import Any
 
 import torch
 
-from imbalml._layout_checks import (
-    check_optional_groups,
-)
+from imbalml._layout_checks import check_optional_groups
 from imbalml.functional.metrics.grouped_counts import (
     _result_dtype,
     confusion_counts,

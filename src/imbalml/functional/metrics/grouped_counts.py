@@ -13,11 +13,7 @@ from imbalml._layout_checks import (
     check_hard_target,
     check_scores,
 )
-from imbalml._validation import (
-    as_tensor,
-    check_finite,
-    first_true,
-)
+from imbalml._validation import as_tensor, check_finite, first_true
 from imbalml.groups import AttributeGroups
 
 __all__ = ["confusion_counts"]

@@ -12,12 +12,7 @@ from imbalml._layout_checks import (
     check_optional_groups,
     check_soft_target,
 )
-from imbalml._validation import (
-    as_tensor,
-    check_multi_hot,
-    check_number,
-    check_shape,
-)
+from imbalml._validation import as_tensor, check_multi_hot, check_number, check_shape
 from imbalml.groups import AttributeGroups
 
 __all__ = ["minority_attributes", "minority_mask"]

@@ -7,10 +7,7 @@ from typing import Any
 
 import torch
 
-from imbalml._layout_checks import (
-    check_groups,
-    check_soft_target,
-)
+from imbalml._layout_checks import check_groups, check_soft_target
 from imbalml._validation import (
     check_finite,
     check_floating,

@@ -7,10 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from imbalml._validation import (
-    check_choice,
-    check_number,
-)
+from imbalml._validation import check_choice, check_number
 
 __all__ = ["MIXUP_MODES", "MixupPlan", "mixup_plan"]
 
