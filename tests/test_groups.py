@@ -13,6 +13,7 @@ from _helpers.strategies import FASHION_SIZES, FAST, attribute_groups, grouped_p
 from hypothesis import given
 
 from imbalml import AttributeGroups
+from imbalml.groups import _long_constant
 
 
 def re_tuple(shape: tuple[int, ...]) -> str:
@@ -330,7 +331,7 @@ def test_pickle_and_deepcopy_round_trip() -> None:
     groups.group_index()  # fill the cache: it must not travel
     for restored in (pickle.loads(pickle.dumps(groups)), copy.deepcopy(groups)):
         assert restored == groups
-        assert restored._index_cache == {}
+        assert not [v for v in vars(restored).values() if isinstance(v, torch.Tensor)]
         assert restored.group_index().tolist() == [0, 0, 0, 1, 1]
         assert restored.to_one_hot(torch.tensor([[1, 1]])).tolist() == [[0, 1, 0, 0, 1]]
 
@@ -490,11 +491,16 @@ def test_argmax_without_validation_skips_only_the_nan_check() -> None:
 def test_device_constants_are_built_once_per_device() -> None:
     groups = AttributeGroups([2, 3])
     assert groups.group_index() is groups.group_index("cpu")
+    built = _long_constant.cache_info().misses
     groups.to_one_hot(torch.tensor([[0, 1]]))
-    offsets = groups._index_cache[("offsets", torch.device("cpu"))]
+    offsets = _long_constant(groups.offsets, torch.device("cpu"))
     groups.to_one_hot(torch.tensor([[1, 2]]))
-    assert groups._index_cache[("offsets", torch.device("cpu"))] is offsets
-    assert pickle.loads(pickle.dumps(groups))._index_cache == {}
+    assert _long_constant(groups.offsets, torch.device("cpu")) is offsets
+    assert _long_constant.cache_info().misses <= built + 1  # the offsets, built at most once
+    # An equal layout shares the constants; none is stored on the instance, so none is pickled.
+    assert AttributeGroups([2, 3]).group_index() is groups.group_index()
+    restored = pickle.loads(pickle.dumps(groups))
+    assert not [v for v in vars(restored).values() if isinstance(v, torch.Tensor)]
 
 
 def test_argmax_finds_a_nan_in_any_position() -> None:

@@ -612,7 +612,7 @@ def test_ddp_sync_equals_single_process(tmp_path) -> None:
 @FAST
 def test_sync_free_counts_equal_bincount(problem: GroupedProblem) -> None:
     # The counting that CUDA uses (no host synchronisation), run on the CPU against bincount.
-    from imbalml.functional.metrics import _confusion_layout, _sync_free_counts
+    from imbalml.functional.metrics.grouped_counts import _confusion_layout, _sync_free_counts
 
     groups, ignore = problem.groups, ignore_of(problem)
     t = torch.from_numpy(problem.target).long()

@@ -102,12 +102,12 @@ def test_minority_attributes_threshold_is_inclusive(form: str) -> None:
             ValueError,
             r"Expected `counts` of shape \(C,\) .* but got \(2, 3\)",
         ),
-        (np.array([]), None, ValueError, r"at least one attribute, but got \(0,\)"),
+        (np.array([]), None, ValueError, r"at least one attribute\), but got \(0,\)"),
         (
             [3, -1, 2],
             None,
             ValueError,
-            r"Expected `counts` to be non-negative, but got -1 at index 1",
+            r"Expected `counts` >= 0, but got -1 for label 1",
         ),
         ([1.0, float("nan")], None, ValueError, r"Expected `counts` to be finite"),
         (torch.tensor([True, False]), None, TypeError, r"real dtype, but got torch.bool"),
@@ -734,3 +734,28 @@ def test_batch_mixup_pickles_and_deep_copies() -> None:
     assert torch.equal(clone(images, labels)[0], first[0])
     assert torch.equal(twin(images, labels)[0], first[0])
     assert torch.equal(clone.minority, module.minority)
+
+
+def test_both_classes_share_one_checked_set_of_options() -> None:
+    import inspect
+    import typing
+
+    from imbalml.mixup.options import _MixupOptions
+
+    collator = inspect.signature(MixupCollator).parameters
+    batch = inspect.signature(BatchMixup).parameters
+    assert list(batch) == [*collator, "validate_args"]
+    assert all(
+        (batch[name].kind, batch[name].default) == (collator[name].kind, collator[name].default)
+        for name in collator
+    )
+    hints = typing.get_type_hints(BatchMixup.__init__)
+    assert hints["generator"] == typing.get_type_hints(MixupCollator.__init__)["generator"]
+    assert hints["validate_args"] is bool
+    assert issubclass(MixupCollator, _MixupOptions) and issubclass(BatchMixup, _MixupOptions)
+    for cls in (MixupCollator, BatchMixup):
+        with pytest.raises(ValueError, match=r"Expected `alpha` in \(0, inf\), but got -1"):
+            cls(counts=[1, 2], alpha=-1)
+    module = BatchMixup(counts=[1, 5, 9], seed=3, validate_args=False)
+    assert module.validate_args is False and module.minority.tolist() == [True, True, False]
+    assert "minority" in dict(module.named_buffers())

@@ -116,7 +116,7 @@ def test_argument_errors():
         class_weights([1, 2, -1])
     with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) = \(9,\), but got \(8,\)\."):  # fmt: skip
         class_weights(torch.ones(8), GROUPS)
-    with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) with C >= 1, but got \(2, 2\)\."):  # fmt: skip
+    with pytest.raises(ValueError, match=r"Expected `counts` of shape \(C,\) with C >= 1 \(at least one attribute\), but got \(2, 2\)\."):  # fmt: skip
         class_weights(torch.ones(2, 2))
     with pytest.raises(ValueError, match=r"Expected `strategy` to be one of \('balanced', 'inverse_sqrt', 'effective_number'\), but got 'inverse'\."):  # fmt: skip
         class_weights([1, 2], strategy="inverse")
@@ -130,3 +130,15 @@ def test_argument_errors():
         class_priors(torch.tensor([1, 2, 3, 0, 0, 1, 1, 1, 1]), GROUPS)
     with pytest.raises(ValueError, match=r"Expected `smoothing` in \[0, inf\), but got -1\."):
         class_priors([1, 2], smoothing=-1.0)
+
+
+def test_strategies_are_public_and_each_one_is_accepted() -> None:
+    import imbalml.weights
+
+    assert "STRATEGIES" in imbalml.weights.__all__
+    assert imbalml.weights.STRATEGIES == ("balanced", "inverse_sqrt", "effective_number")
+    counts = torch.tensor([30.0, 10.0, 5.0, 5.0, 2.0])
+    groups = AttributeGroups([2, 3])
+    for strategy in imbalml.weights.STRATEGIES:
+        weights = class_weights(counts, groups, strategy=strategy)
+        assert weights.shape == (5,) and bool((weights > 0).all()), strategy

@@ -118,10 +118,9 @@ def check_finite(tensor: torch.Tensor, name: str) -> None:
     """Raise if ``tensor`` holds NaN or infinite values, naming the first bad position."""
     finite = torch.isfinite(tensor)
     if not bool(finite.all()):
-        bad = (~finite).nonzero()[0].tolist()
-        value = tensor[tuple(bad)].item()
+        bad = first_true(~finite)
         raise ValueError(
-            f"Expected `{name}` to be finite, but got {value} at index {tuple(bad)} "
+            f"Expected `{name}` to be finite, but got {tensor[bad].item()} at {position(bad)} "
             f"({int((~finite).sum())} non-finite values in all)."
         )
 
@@ -132,8 +131,9 @@ def check_not_nan(tensor: torch.Tensor, name: str) -> None:
         return  # a NaN always makes the sum NaN; a NaN sum (also inf - inf) gets the full scan
     nan = torch.isnan(tensor)
     if bool(nan.any()):
-        row, col = (int(v) for v in nan.nonzero()[0].tolist())
-        raise ValueError(f"Expected `{name}` without NaN, but got nan at row {row}, column {col}.")
+        raise ValueError(
+            f"Expected `{name}` without NaN, but got nan at {position(first_true(nan))}."
+        )
 
 
 def check_shape(tensor: torch.Tensor, name: str, expected: tuple[int, ...], meaning: str) -> None:
@@ -145,6 +145,32 @@ def check_shape(tensor: torch.Tensor, name: str, expected: tuple[int, ...], mean
         )
 
 
+def check_rows(
+    tensor: torch.Tensor,
+    name: str,
+    width: int,
+    *,
+    num_samples: int | None = None,
+    axes: str = "(N, C)",
+    meaning: str = "",
+) -> None:
+    """Check a 2-D ``(N, width)`` tensor (``N == num_samples`` when given).
+
+    The message spells the axes and their sizes, e.g. ``"(N, G) = (8, 6) for 6 attribute
+    groups"``; ``meaning`` is appended after the sizes.
+    """
+    if (
+        tensor.ndim != 2
+        or tensor.shape[1] != width
+        or (num_samples is not None and tensor.shape[0] != num_samples)
+    ):
+        n = num_samples if num_samples is not None else (tensor.shape[0] if tensor.ndim else "N")
+        raise ValueError(
+            f"Expected `{name}` of shape {axes} = ({n}, {width}){meaning}, "
+            f"but got {tuple(tensor.shape)}."
+        )
+
+
 def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
     """Check that two tensors live on the same device."""
     if a.device != b.device:
@@ -152,32 +178,6 @@ def check_same_device(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str
             f"Expected `{name_a}` and `{name_b}` on the same device, "
             f"but got {a.device} and {b.device}."
         )
-
-
-# ----------------------------------------------------------------------------------------------
-# Checks that involve the label layout. ``groups`` is an ``AttributeGroups``; it is not imported
-# here to keep this module free of cycles.
-
-
-def check_groups(groups: Any, name: str = "groups") -> Any:
-    """Check that ``groups`` is an :class:`~imbalml.AttributeGroups`."""
-    from imbalml.groups import AttributeGroups
-
-    if groups is None:
-        raise TypeError(
-            f"Expected `{name}` to be an imbalml.AttributeGroups (this function needs the label "
-            f"layout; `groups=None`, plain multi-label, does not apply here), but got None."
-        )
-    if not isinstance(groups, AttributeGroups):
-        raise TypeError(
-            f"Expected `{name}` to be an imbalml.AttributeGroups, but got {type(groups).__name__}."
-        )
-    return groups
-
-
-def check_optional_groups(groups: Any, name: str = "groups") -> Any:
-    """``None`` (plain multi-label) or an :class:`~imbalml.AttributeGroups`."""
-    return None if groups is None else check_groups(groups, name)
 
 
 def check_multi_hot(
@@ -215,169 +215,10 @@ def check_multi_hot(
         if ignore_index is not None:
             bad &= t != ignore_index
         if bool(bad.any()):
-            row, col = (int(v) for v in bad.nonzero()[0].tolist())
+            where = first_true(bad)
             allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
             raise ValueError(
                 f"Expected `{name}` values in {{0, 1}}{allowed} (multi-hot labels), but got "
-                f"{t[row, col].item():g} at row {row}, column {col}."
+                f"{t[where].item():g} at {position(where)}."
             )
     return target
-
-
-def check_scores(
-    scores: Any, groups: Any, name: str = "input", *, finite: bool = True
-) -> torch.Tensor:
-    """Check flat per-attribute scores (logits or probabilities) of shape ``(N, C)``."""
-    scores = as_tensor(scores, name)
-    check_floating(scores, name)
-    if scores.ndim != 2 or scores.shape[1] != groups.num_attributes:
-        n = scores.shape[0] if scores.ndim >= 1 else "N"
-        raise ValueError(
-            f"Expected `{name}` of shape (N, C) = ({n}, {groups.num_attributes}) for "
-            f"{groups.num_attributes} attributes in {groups.num_groups} groups, "
-            f"but got {tuple(scores.shape)}."
-        )
-    if finite:
-        check_finite(scores, name)
-    return scores
-
-
-def check_hard_target(
-    target: Any,
-    groups: Any,
-    name: str = "target",
-    *,
-    ignore_index: int | None = -100,
-    num_samples: int | None = None,
-) -> torch.Tensor:
-    """Check integer labels of shape ``(N, G)``, one attribute index per group.
-
-    ``ignore_index=None`` allows no missing label (for predicted indices).
-    """
-    target = as_tensor(target, name)
-    if target.is_floating_point():
-        check_float_hard_labels(target, groups, name)
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(
-            f"Expected `{name}` with integer attribute indices of shape (N, G), "
-            f"but got dtype {target.dtype}."
-        )
-    g = groups.num_groups
-    n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
-    if (
-        target.ndim != 2
-        or target.shape[1] != g
-        or (num_samples is not None and target.shape[0] != num_samples)
-    ):
-        raise ValueError(
-            f"Expected `{name}` of shape (N, G) = ({n}, {g}) for {g} attribute groups, "
-            f"but got {tuple(target.shape)}."
-        )
-    if target.numel():
-        sizes = torch.as_tensor(groups.sizes, device=target.device)
-        bad = (target < 0) | (target >= sizes)
-        if ignore_index is not None:
-            bad &= target != ignore_index
-        if bool(bad.any()):
-            row, col = (int(v) for v in bad.nonzero()[0].tolist())
-            allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
-            raise ValueError(
-                f"Expected `{name}[:, {col}]` (group {groups.names[col]!r}, "
-                f"{groups.sizes[col]} attributes) in [0, {groups.sizes[col] - 1}]{allowed}, "
-                f"but got {int(target[row, col])} at row {row}."
-            )
-    return target
-
-
-def check_soft_target(
-    target: Any,
-    groups: Any,
-    name: str = "target",
-    *,
-    num_samples: int | None = None,
-    atol: float = 1e-3,
-) -> torch.Tensor:
-    """Check soft targets ``(N, C)``: values in [0, 1], each group segment summing to 1 (or 0).
-
-    A segment that sums to 0 marks a missing label for that group.
-    """
-    target = as_tensor(target, name)
-    c = groups.num_attributes
-    if not target.is_floating_point():
-        raise TypeError(
-            f"Expected `{name}` with soft targets (floating, shape (N, C)), "
-            f"but got dtype {target.dtype}."
-        )
-    check_float_hard_labels(target, groups, name)
-    n = num_samples if num_samples is not None else (target.shape[0] if target.ndim else "N")
-    if (
-        target.ndim != 2
-        or target.shape[1] != c
-        or (num_samples is not None and target.shape[0] != num_samples)
-    ):
-        raise ValueError(
-            f"Expected `{name}` of shape (N, C) = ({n}, {c}) for {c} attributes, "
-            f"but got {tuple(target.shape)}."
-        )
-    check_finite(target, name)
-    if target.numel():
-        t = target.detach().float()
-        if bool(((t < -atol) | (t > 1 + atol)).any()):
-            row, col = (int(v) for v in ((t < -atol) | (t > 1 + atol)).nonzero()[0].tolist())
-            raise ValueError(
-                f"Expected `{name}` values in [0, 1], but got {t[row, col].item():g} "
-                f"at row {row}, column {col}."
-            )
-        sums = torch.stack([s.sum(-1) for s in groups.split(t)], -1)
-        bad = ((sums - 1).abs() > atol) & (sums.abs() > atol)
-        if bool(bad.any()):
-            row, col = (int(v) for v in bad.nonzero()[0].tolist())
-            raise ValueError(
-                f"Expected each group segment of `{name}` to sum to 1 (or 0 for a missing label), "
-                f"but group {groups.names[col]!r} sums to {sums[row, col].item():g} at row {row}."
-            )
-    return target
-
-
-def check_float_hard_labels(target: torch.Tensor, groups: Any, name: str) -> None:
-    """Raise ``TypeError`` for a floating ``(N, G)`` tensor: hard labels stored as floats."""
-    g, c = groups.num_groups, groups.num_attributes
-    if target.is_floating_point() and target.ndim == 2 and target.shape[1] == g != c:
-        raise TypeError(
-            f"Expected `{name}` as hard (N, G) = ({target.shape[0]}, {g}) integer attribute "
-            f"indices or soft (N, C) = ({target.shape[0]}, {c}) probabilities, but got "
-            f"{target.dtype} of shape {tuple(target.shape)}: hard labels must have an integer "
-            f"dtype (use `{name}.long()`)."
-        )
-
-
-def check_target(
-    target: Any,
-    groups: Any,
-    name: str = "target",
-    *,
-    num_samples: int | None = None,
-    ignore_index: int = -100,
-    validate_args: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Accept hard ``(N, G)`` or soft ``(N, C)`` targets; return ``(soft, valid)``.
-
-    ``soft`` is a float32 ``(N, C)`` tensor and ``valid`` a bool ``(N, G)`` mask of the groups that
-    carry a label (hard: not ``ignore_index``; soft: segment sum > 0).
-    """
-    target = as_tensor(target, name)
-    if target.is_floating_point():
-        if validate_args:
-            check_soft_target(target, groups, name, num_samples=num_samples)
-        elif target.ndim != 2 or target.shape[1] != groups.num_attributes:
-            check_shape(
-                target, name, (num_samples or target.shape[0], groups.num_attributes), "(N, C)"
-            )
-        soft = target.float()
-        sums = torch.stack([s.sum(-1) for s in groups.split(soft)], -1)
-        return soft, sums > 0.5
-    if validate_args:
-        check_hard_target(target, groups, name, ignore_index=ignore_index, num_samples=num_samples)
-    return groups.to_one_hot(
-        target, ignore_index=ignore_index, validate_args=False
-    ), target != ignore_index

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from imbalml._validation import as_tensor, check_hard_target, check_not_nan, check_scores
+from imbalml._validation import (
+    as_tensor,
+    check_finite,
+    check_floating,
+    check_not_nan,
+    check_rows,
+    first_true,
+)
 
 __all__ = ["AttributeGroups"]
+
+
+@functools.lru_cache(maxsize=64)
+def _long_constant(values: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``values`` as a long tensor on ``device``, built once (no host copy on later calls).
+
+    The cache is keyed on plain values, like the layout caches of :mod:`imbalml.functional`, so
+    an :class:`AttributeGroups` holds no tensors and pickles and deep-copies as plain data.
+    """
+    return torch.tensor(values, dtype=torch.long, device=device)
 
 
 def _names(
@@ -108,7 +126,6 @@ class AttributeGroups:
             offsets.append(start)
             start += k
         self._offsets = tuple(offsets)
-        self._index_cache: dict[Any, torch.Tensor] = {}  # device tensors, built once per device
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -219,16 +236,7 @@ class AttributeGroups:
 
     def group_index(self, device: torch.device | str | None = None) -> torch.Tensor:
         """Group index of each attribute as a ``(C,)`` long tensor (cached per device)."""
-        return self._cached("group_index", self.attribute_group, device)
-
-    def _cached(self, kind: str, values: tuple[int, ...], device: Any) -> torch.Tensor:
-        """``values`` as a long tensor on ``device``, built once: no host copy on later calls."""
-        dev = torch.device(device) if device is not None else torch.device("cpu")
-        tensor = self._index_cache.get((kind, dev))
-        if tensor is None:
-            tensor = torch.tensor(values, dtype=torch.long, device=dev)
-            self._index_cache[(kind, dev)] = tensor
-        return tensor
+        return _long_constant(self.attribute_group, torch.device(device or "cpu"))
 
     # ------------------------------------------------------------------ tensor operations
     def split(self, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -273,7 +281,7 @@ class AttributeGroups:
             check_hard_target(indices, self, "indices", ignore_index=ignore_index)
         indices = indices.long()
         valid = indices != ignore_index
-        offsets = self._cached("offsets", self._offsets, indices.device)
+        offsets = _long_constant(self._offsets, indices.device)
         # A missing label writes its 0 into its own group's first column, so the G columns of a row
         # are always distinct and scatter_ never overwrites another group's 1.
         columns = torch.where(valid, indices + offsets, offsets.expand_as(indices))
@@ -321,7 +329,82 @@ class AttributeGroups:
         parts = ", ".join(f"{n}={k}" for n, k in zip(self._names, self._sizes))
         return f"AttributeGroups({parts}; C={self.num_attributes})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_index_cache"] = {}
-        return state
+
+# ----------------------------------------------------------------------------------------------
+# The two layout checks AttributeGroups itself needs; every other module takes them (and the
+# other layout checks) from imbalml._layout_checks.
+
+
+def check_scores(
+    scores: Any, groups: AttributeGroups, name: str = "input", *, finite: bool = True
+) -> torch.Tensor:
+    """Check flat per-attribute scores (logits or probabilities) of shape ``(N, C)``."""
+    scores = as_tensor(scores, name)
+    check_floating(scores, name)
+    if scores.ndim != 2 or scores.shape[1] != groups.num_attributes:
+        n = scores.shape[0] if scores.ndim >= 1 else "N"
+        raise ValueError(
+            f"Expected `{name}` of shape (N, C) = ({n}, {groups.num_attributes}) for "
+            f"{groups.num_attributes} attributes in {groups.num_groups} groups, "
+            f"but got {tuple(scores.shape)}."
+        )
+    if finite:
+        check_finite(scores, name)
+    return scores
+
+
+def check_hard_target(
+    target: Any,
+    groups: AttributeGroups,
+    name: str = "target",
+    *,
+    ignore_index: int | None = -100,
+    num_samples: int | None = None,
+) -> torch.Tensor:
+    """Check integer labels of shape ``(N, G)``, one attribute index per group.
+
+    ``ignore_index=None`` allows no missing label (for predicted indices).
+    """
+    target = as_tensor(target, name)
+    if target.is_floating_point():
+        check_float_hard_labels(target, groups, name)
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(
+            f"Expected `{name}` with integer attribute indices of shape (N, G), "
+            f"but got dtype {target.dtype}."
+        )
+    g = groups.num_groups
+    check_rows(
+        target,
+        name,
+        g,
+        num_samples=num_samples,
+        axes="(N, G)",
+        meaning=f" for {g} attribute groups",
+    )
+    if target.numel():
+        sizes = torch.as_tensor(groups.sizes, device=target.device)
+        bad = (target < 0) | (target >= sizes)
+        if ignore_index is not None:
+            bad &= target != ignore_index
+        if bool(bad.any()):
+            row, col = first_true(bad)
+            allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+            raise ValueError(
+                f"Expected `{name}[:, {col}]` (group {groups.names[col]!r}, "
+                f"{groups.sizes[col]} attributes) in [0, {groups.sizes[col] - 1}]{allowed}, "
+                f"but got {int(target[row, col])} at row {row}."
+            )
+    return target
+
+
+def check_float_hard_labels(target: torch.Tensor, groups: AttributeGroups, name: str) -> None:
+    """Raise ``TypeError`` for a floating ``(N, G)`` tensor: hard labels stored as floats."""
+    g, c = groups.num_groups, groups.num_attributes
+    if target.is_floating_point() and target.ndim == 2 and target.shape[1] == g != c:
+        raise TypeError(
+            f"Expected `{name}` as hard (N, G) = ({target.shape[0]}, {g}) integer attribute "
+            f"indices or soft (N, C) = ({target.shape[0]}, {c}) probabilities, but got "
+            f"{target.dtype} of shape {tuple(target.shape)}: hard labels must have an integer "
+            f"dtype (use `{name}.long()`)."
+        )

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from imbalml._validation import check_groups, check_int, check_number
+from imbalml._layout_checks import check_groups
+from imbalml._validation import check_int, check_number
 from imbalml.groups import AttributeGroups
 
 __all__ = ["GroupedSoftmaxHead"]

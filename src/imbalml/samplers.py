@@ -23,14 +23,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from imbalml._validation import (
-    check_choice,
-    check_hard_target,
-    check_int,
-    check_multi_hot,
-    check_number,
-    check_optional_groups,
-)
+from imbalml._layout_checks import check_hard_target, check_optional_groups
+from imbalml._validation import check_choice, check_int, check_multi_hot, check_number
 from imbalml.groups import AttributeGroups
 
 __all__ = ["MinorityOversampler"]

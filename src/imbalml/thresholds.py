@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import check_optional_groups, check_scores
 from imbalml._validation import (
     as_tensor,
     check_choice,
@@ -30,12 +31,13 @@ from imbalml._validation import (
     check_int,
     check_multi_hot,
     check_number,
-    check_optional_groups,
-    check_scores,
     check_shape,
+    first_true,
+    position,
 )
 from imbalml.functional.losses import adjust_logits
-from imbalml.functional.metrics import (
+from imbalml.functional.metrics.from_counts import label_scores_from_counts
+from imbalml.functional.metrics.grouped_counts import (
     _grouped_target,
     confusion_counts,
     per_class_from_counts,
@@ -199,10 +201,10 @@ def _candidates(candidates: Any, default: torch.Tensor, high: float | None) -> t
         )
     bad = ~((values >= 0) & (values <= (high if high is not None else torch.inf)))
     if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
+        where = first_true(bad)
         span = "[0, 1]" if high is not None else "[0, inf)"
         raise ValueError(
-            f"Expected `candidates` in {span}, but got {values[i].item():g} at index {i}."
+            f"Expected `candidates` in {span}, but got {values[where].item():g} at {position(where)}."
         )
     return values.sort().values
 
@@ -256,8 +258,6 @@ def _attribute_scores(
     ignore_index: int,
 ) -> torch.Tensor:
     """Per-attribute metric ``(C,)`` with strengths ``tau`` ``(G,)`` (NaN: attribute unseen)."""
-    from imbalml.functional.metrics import label_scores_from_counts
-
     adjusted = adjust_logits(logits, groups, priors=priors, tau=tau)
     counts = confusion_counts(adjusted, hard, groups, ignore_index=ignore_index)
     if metric == "f1":
@@ -265,21 +265,12 @@ def _attribute_scores(
     return per_class_from_counts(counts, groups)
 
 
-def _group_scores(
-    logits: torch.Tensor,
-    hard: torch.Tensor,
-    groups: AttributeGroups,
-    priors: Any,
-    tau: torch.Tensor,
-    metric: str,
-    ignore_index: int,
-) -> torch.Tensor:
-    """Per group, the summed metric of its attributes ``(G,)``: its share of the overall mean.
+def _group_sums(scores: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
+    """Per group, the summed metric ``scores`` ``(C,)`` of its attributes: its share of the mean.
 
     A group's strength moves only its own attributes' scores, so maximising each group's sum
     maximises the overall mean (the metric itself: mean over attributes).
     """
-    scores = _attribute_scores(logits, hard, groups, priors, tau, metric, ignore_index)
     return torch.stack([torch.nan_to_num(s, nan=0.0).sum() for s in groups.split(scores)])
 
 
@@ -304,14 +295,12 @@ def _tune_grouped(
     check_shape(hard, "target", (logits.shape[0], groups.num_groups), "(N, G)")
     t = _candidates(candidates, torch.arange(0, 21, dtype=torch.float64) / 10, None)
     g = groups.num_groups
-    per_group = torch.stack(
-        [_group_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index)
-         for v in t.tolist()]
-    )  # fmt: skip  # (T, G)
-    overall_t = torch.tensor(
-        [float(_attribute_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index).nanmean())
-         for v in t.tolist()]
-    )  # fmt: skip
+    per_attribute = [
+        _attribute_scores(logits, hard, groups, priors, torch.full((g,), v), metric, ignore_index)
+        for v in t.tolist()
+    ]  # one strength for every group, per candidate
+    per_group = torch.stack([_group_sums(s, groups) for s in per_attribute])  # (T, G)
+    overall_t = torch.tensor([float(s.nanmean()) for s in per_attribute])
     anchor = float(_best(overall_t[:, None], t, 0.0)[0])
     own = _best(per_group, t, anchor)
     one_hot = groups.to_one_hot(hard, ignore_index=ignore_index, dtype=torch.long)

@@ -15,55 +15,22 @@ from typing import Any
 
 import torch
 
-from imbalml._validation import (
-    as_tensor,
-    check_choice,
-    check_finite,
-    check_groups,
-    check_int,
-    check_number,
-    check_shape,
-)
+from imbalml._layout_checks import check_counts, describe_attribute
+from imbalml._validation import check_choice, check_int, check_number, first_true
 from imbalml.groups import AttributeGroups
 
-__all__ = ["class_priors", "class_weights"]
+__all__ = ["STRATEGIES", "class_priors", "class_weights"]
 
+#: The weighting strategies of :func:`class_weights`: inverse frequency (``"balanced"``), its
+#: square root, and the effective number of samples (Cui et al., 2019).
 STRATEGIES = ("balanced", "inverse_sqrt", "effective_number")
 
 
 def _check_counts(counts: Any, groups: AttributeGroups | None) -> tuple[torch.Tensor, list[slice]]:
-    """Return float64 counts ``(C,)`` and the slice of each group (one slice without groups)."""
-    counts = as_tensor(counts, "counts")
-    if counts.is_complex() or counts.dtype == torch.bool:
-        raise TypeError(f"Expected `counts` with real numbers, but got dtype {counts.dtype}.")
-    if groups is None:
-        if counts.ndim != 1 or counts.numel() < 1:
-            raise ValueError(
-                f"Expected `counts` of shape (C,) with C >= 1, but got {tuple(counts.shape)}."
-            )
-        slices = [slice(0, counts.numel())]
-    else:
-        check_groups(groups)
-        check_shape(counts, "counts", (groups.num_attributes,), "(C,)")
-        slices = list(groups.slices)
-    counts = counts.detach().to(device="cpu", dtype=torch.float64)
-    check_finite(counts, "counts")
-    if bool((counts < 0).any()):
-        i = int((counts < 0).nonzero()[0, 0])
-        raise ValueError(
-            f"Expected `counts` >= 0, but got {counts[i].item():g} for {_name(i, groups)}."
-        )
+    """Return float64 CPU counts ``(C,)`` and the slice of each group (one slice without groups)."""
+    counts = check_counts(counts, groups).cpu()
+    slices = [slice(0, counts.numel())] if groups is None else list(groups.slices)
     return counts, slices
-
-
-def _name(index: int, groups: AttributeGroups | None) -> str:
-    if groups is None:
-        return f"label {index}"
-    group = groups.attribute_group[index]
-    return (
-        f"attribute {groups.attribute_names[index]!r} (index {index}, group "
-        f"{groups.names[group]!r})"
-    )
 
 
 def _check_num_samples(num_samples: Any, counts: torch.Tensor, groups: Any) -> int:
@@ -82,7 +49,7 @@ def _check_num_samples(num_samples: Any, counts: torch.Tensor, groups: Any) -> i
         )
     n = check_int(num_samples, "num_samples", low=1)
     if bool((counts > n).any()):
-        i = int((counts > n).nonzero()[0, 0])
+        (i,) = first_true(counts > n)
         raise ValueError(
             f"Expected every count <= num_samples={n}, but label {i} has {counts[i].item():g} "
             f"positives."
@@ -162,9 +129,9 @@ def class_weights(
     counts, slices = _check_counts(counts, groups)
     n = _check_num_samples(num_samples, counts, groups)
     if bool((counts == 0).any()):
-        i = int((counts == 0).nonzero()[0, 0])
+        (i,) = first_true(counts == 0)
         raise ValueError(
-            f"Expected every count > 0 for strategy={strategy!r}, but {_name(i, groups)} has "
+            f"Expected every count > 0 for strategy={strategy!r}, but {describe_attribute(i, groups)} has "
             f"count 0 (its weight would be infinite). Drop or merge the attribute, or add "
             f"pseudo-counts to `counts`."
         )

@@ -16,7 +16,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs: A
 
     On any exception (or ``KeyboardInterrupt``) the temporary file is removed and ``path`` keeps
     its previous content, or stays absent. The result gets the permissions of a file made by
-    ``open`` (``0o666`` less the umask), not the private ``0o600`` of :func:`tempfile.mkstemp`.
+    ``open`` (``0o666`` less the umask), not the private ``0o600`` of ``tempfile.mkstemp``.
 
     Args:
         path: The file to write. Its folder must exist.

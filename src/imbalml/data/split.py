@@ -9,13 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from imbalml._validation import (
-    check_hard_target,
-    check_int,
-    check_multi_hot,
-    check_number,
-    check_optional_groups,
-)
+from imbalml._layout_checks import check_hard_target, check_optional_groups
+from imbalml._validation import check_int, check_multi_hot, check_number
 from imbalml.groups import AttributeGroups
 
 __all__ = ["StratifiedSplit", "stratified_split"]

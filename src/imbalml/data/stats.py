@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from imbalml._validation import check_hard_target, check_multi_hot, check_optional_groups
+from imbalml._layout_checks import check_hard_target, check_optional_groups
+from imbalml._validation import check_multi_hot
 from imbalml.groups import AttributeGroups
 
 __all__ = ["label_counts"]

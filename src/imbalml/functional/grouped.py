@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from imbalml._validation import check_groups, check_not_nan, check_scores
+from imbalml._layout_checks import check_groups, check_scores
 from imbalml.groups import AttributeGroups
 
 __all__ = ["grouped_argmax", "grouped_log_softmax", "grouped_softmax"]
@@ -90,7 +90,8 @@ def grouped_softmax(
 def grouped_argmax(input: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
     """Index of the top attribute in each group: ``(N, C)`` scores to ``(N, G)`` long indices.
 
-    Same as :meth:`AttributeGroups.argmax`; provided here beside the other grouped functions.
+    :meth:`AttributeGroups.argmax` under this module's argument name (``input``): both run the
+    same implementation.
 
     Args:
         input: Scores ``(N, C)``: logits or probabilities.
@@ -110,7 +111,5 @@ def grouped_argmax(input: torch.Tensor, groups: AttributeGroups) -> torch.Tensor
         >>> grouped_argmax(torch.tensor([[0.0, 1.0, 3.0, 2.0, 1.0]]), AttributeGroups([2, 3]))
         tensor([[1, 0]])
     """
-    check_groups(groups)
-    input = check_scores(input, groups, "input", finite=False)
-    check_not_nan(input, "input")
-    return groups.argmax(input)
+    scores = check_scores(input, check_groups(groups), "input", finite=False)
+    return groups._argmax(scores, nan_check="input")

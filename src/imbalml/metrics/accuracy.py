@@ -1,0 +1,114 @@
+"""Accuracy metric classes: per-class, mean-class (the course metric, mA) and per-group."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+
+from imbalml._signatures import lists_options_of
+from imbalml._validation import check_choice
+from imbalml.functional.metrics.from_counts import accuracy_from_any, per_class_from_any
+from imbalml.metrics.confusion import _ConfusionMetric
+
+__all__ = ["GroupAccuracy", "MeanClassAccuracy", "PerClassAccuracy"]
+
+
+class MeanClassAccuracy(_ConfusionMetric):
+    """Mean class accuracy: the course metric (grouped) or mA (plain), accumulated over batches.
+
+    See :func:`imbalml.functional.mean_class_accuracy`. Grouped: the mean attribute recall;
+    attributes without any sample so far are left out of the mean. Plain multi-label
+    (``groups=None``, with ``num_labels``): mA, the mean over labels of
+    ``(TPR + TNR) / 2``, with a decision ``threshold`` (default 0.5; one number or one per label)
+    on probabilities. With no labelled sample at all, ``compute`` returns NaN.
+
+    Args:
+        groups: The label layout, or ``None`` for plain multi-label.
+        num_labels: Plain only (and then required): the number ``C`` of labels.
+        threshold: Plain only: decision threshold on probabilities, one number or ``(C,)``.
+        ignore_index: Target value that is not counted.
+        validate_args: Check every batch (reads values back to the host).
+        kwargs: Passed to ``torchmetrics.Metric`` (``sync_on_compute``, ...).
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, MeanClassAccuracy
+        >>> metric = MeanClassAccuracy(AttributeGroups([2, 2]))
+        >>> metric.update(torch.tensor([[0, 1]]), torch.tensor([[0, 1]]))
+        >>> metric.update(torch.tensor([[0, 1]]), torch.tensor([[1, 0]]))
+        >>> metric.compute()
+        tensor(0.5000, dtype=torch.float64)
+        >>> ma = MeanClassAccuracy(None, num_labels=2)
+        >>> ma.update(torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]]), torch.tensor([[1, 0], [0, 1], [0, 1]]))
+        >>> ma.compute()
+        tensor(0.7500, dtype=torch.float64)
+    """
+
+    higher_is_better = True
+
+    def compute(self) -> torch.Tensor:
+        """Mean recall over the attributes seen so far (plain: mA)."""
+        return per_class_from_any(self.confmat, self.groups).nanmean()
+
+
+class PerClassAccuracy(_ConfusionMetric):
+    """Recall of each attribute inside its group (plain: each label's balanced accuracy), ``(C,)``.
+
+    NaN for attributes not seen. Arguments as :class:`MeanClassAccuracy`.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups
+        >>> from imbalml.metrics import PerClassAccuracy
+        >>> metric = PerClassAccuracy(AttributeGroups([2, 2]))
+        >>> metric.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [0, 1]]))
+        >>> metric.compute()
+        tensor([0.5000,    nan,    nan, 1.0000], dtype=torch.float64)
+    """
+
+    higher_is_better = True
+
+    def compute(self) -> torch.Tensor:
+        """Per-attribute recall (plain: per-label balanced accuracy)."""
+        return per_class_from_any(self.confmat, self.groups)
+
+
+class GroupAccuracy(_ConfusionMetric):
+    """Plain accuracy inside each group (``average="none"``, shape ``(G,)``) or its mean.
+
+    With ``groups=None`` every label is a group: the accuracy of each label ``(C,)``. Like every
+    ``torchmetrics.Metric``, ``compute`` squeezes a one-element result: with a single group
+    (``G = 1``) the accuracy comes back as a 0-d tensor, not shape ``(1,)``.
+
+    Args:
+        groups: The label layout, or ``None`` for plain multi-label.
+        average: ``"none"`` or ``"mean"``.
+        num_labels: Plain only (and then required): the number ``C`` of labels.
+        threshold: Plain only: decision threshold on probabilities.
+        ignore_index: Target value that is not counted.
+        validate_args: Check every batch.
+        kwargs: Passed to ``torchmetrics.Metric``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, GroupAccuracy
+        >>> metric = GroupAccuracy(AttributeGroups([2, 2]), average="mean")
+        >>> metric.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [0, 1]]))
+        >>> metric.compute()
+        tensor(0.7500, dtype=torch.float64)
+    """
+
+    higher_is_better = True
+
+    @lists_options_of(
+        _ConfusionMetric.__init__, first=True, average=("none", Literal["none", "mean"])
+    )
+    def __init__(self, *args: Any, average: str, **options: Any) -> None:
+        super().__init__(*args, **options)
+        self.average = check_choice(average, "average", ("none", "mean"))
+
+    def compute(self) -> torch.Tensor:
+        """Per-group (plain: per-label) accuracy, or its mean."""
+        acc = accuracy_from_any(self.confmat, self.groups)
+        return acc if self.average == "none" else acc.nanmean()
