@@ -38,6 +38,16 @@ def _step(value: torch.Tensor) -> torch.Tensor:
     return value.sign_().clamp_(min=0.0)
 
 
+def _log_weight_floor(dtype: torch.dtype) -> float:
+    """Log of the smallest focusing weight: the square root of the smallest normal float.
+
+    The weights below it (about 1e-19 in float32) would scale an element's loss and gradient to
+    nothing visible in any sum; flooring them keeps every product away from subnormal floats,
+    which are many times slower on CPU (and so is an ``exp`` that underflows).
+    """
+    return 0.5 * math.log(torch.finfo(dtype).tiny)
+
+
 def asymmetric_reference(
     p: torch.Tensor,
     one_minus_p: torch.Tensor,
@@ -77,7 +87,8 @@ def asymmetric_reference(
         exponent = gamma_neg + (gamma_pos - gamma_neg) * y
         # base ** exponent as exp(exponent * log(base)), base floored at the smallest normal
         # number: 0 ** 0 stays 1, and wherever base == 0 the log term above is exactly 0.
-        weight = (base.clamp(min=torch.finfo(base.dtype).tiny).log() * exponent).exp()
+        weight = base.clamp(min=torch.finfo(base.dtype).tiny).log() * exponent
+        weight = weight.clamp(min=_log_weight_floor(base.dtype)).exp()
         loss = loss * weight
     return loss if mask is None else loss * mask
 
@@ -120,12 +131,14 @@ def asymmetric_fused(
         base.lerp_(one_minus_p, y).clamp_(min=torch.finfo(p.dtype).tiny)  # 1 - p_t, floored
         if gamma_pos != gamma_neg:
             exponent = (y * (gamma_pos - gamma_neg)).add_(gamma_neg)
-        weight = base.log().mul_(exponent).exp_()
+        weight = base.log().mul_(exponent).clamp_(min=_log_weight_floor(p.dtype)).exp_()
+        if mask is not None:  # the mask folded into the weight scales loss and gradient alike
+            weight.mul_(mask)
         loss = (base_loss * weight).neg_()
     else:
         loss = base_loss.neg()
-    if mask is not None:
-        loss.mul_(mask)
+        if mask is not None:
+            loss.mul_(mask)
     if not need_grad:
         return loss, None, None
 
@@ -153,7 +166,7 @@ def asymmetric_fused(
         if active is not None:
             d_base.mul_(active)
         grad_log_p.addcmul_(grad_base, d_base)
-    if mask is not None:
+    if mask is not None and not focusing:
         grad_log_p.mul_(mask)
         grad_log_1mp.mul_(mask)
     return loss, grad_log_p, grad_log_1mp

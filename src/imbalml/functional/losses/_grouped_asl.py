@@ -4,7 +4,10 @@ Per group, with ``z = x - max(x)`` (the top attribute has ``z = 0``), ``e = exp(
 the sum of ``e`` over the other attributes: ``log p = z - log1p(R)``; ``1 - p`` is
 ``(1 + R - e) / (1 + R)`` off the top and ``R / (1 + R)`` at the top, and ``log(1 - p)`` is
 ``log1p(-p)`` off the top (where ``p <= 1/2``) and ``log(R) - log1p(R)`` at the top, so all keep
-full relative precision however confident the group (no ``1 - p`` cancels). :class:`GroupedASLFunction`
+full relative precision however confident the group (no ``1 - p`` cancels). Tied maxima are
+all "top" (``c`` of them: ``1 + R`` becomes ``c + R``). Only float masks and arithmetic are
+used: on CPU, bool masks, ``where``, ``max`` with indices and ``log1p`` cost several times a
+multiply. :class:`GroupedASLFunction`
 computes the loss and, in the same pass, its gradient through the softmax by hand;
 :func:`grouped_asl_autograd` is the plain statement (two-way log-softmax, autograd), used for a
 target that needs a gradient, for ``pos_weight``, for higher derivatives, and in the tests.
@@ -25,27 +28,27 @@ from imbalml.functional.losses._asymmetric_math import (
 from imbalml.functional.losses._padded import PaddedLayout, pad, pad_constants, unpad
 
 
-def _padded_logits(x: torch.Tensor, layout: PaddedLayout, dtype: torch.dtype) -> torch.Tensor:
-    """``(K, G, N)`` logits in ``dtype``, the padding far below every real logit."""
-    fill, _ = pad_constants(layout.key, x.device, dtype)
-    return pad(x, layout).to(dtype) + fill
+def padded_log_probs(
+    xp: torch.Tensor, real: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``p``, ``1 - p``, ``log p``, ``log(1 - p)`` of each group's softmax over axis 0.
 
-
-def padded_log_probs(xp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``log p`` and ``log(1 - p)`` of each group's softmax over axis 0, differentiable.
-
-    The top attribute of each group is a two-way softmax of its logit against the log-sum-exp
-    ``r`` of the others: ``log p = logsigmoid(x_top - r)``, ``log(1 - p) = logsigmoid(r -
-    x_top)``. Every other attribute has ``p <= 1/2``, where ``x - logsumexp(x)`` and
-    ``log1p(-p)`` are accurate.
+    ``xp`` holds the padded logits (the padding repeats a real logit) and ``real`` marks the
+    attributes; differentiable. The top attribute of each group is a two-way softmax of its
+    logit against the log-sum-exp ``r`` of the others: ``log p = logsigmoid(x_top - r)``,
+    ``log(1 - p) = logsigmoid(r - x_top)``. Every other attribute has ``p <= 1/2``, where
+    ``x - logsumexp(x)`` and ``log1p(-p)`` are accurate. On the padding ``p = 0`` and every
+    value is finite.
     """
-    top = xp.detach().argmax(0, keepdim=True)
+    top = xp.detach().argmax(0, keepdim=True)  # the first maximum: never the padding
     x_top = xp.gather(0, top)
-    rest = torch.logsumexp(xp.scatter(0, top, -torch.inf), 0, keepdim=True)
+    others = xp.masked_fill(real == 0, -torch.inf).scatter(0, top, -torch.inf)
+    rest = torch.logsumexp(others, 0, keepdim=True)
     gap = x_top - rest
     log_p = (xp - torch.logaddexp(x_top, rest)).scatter(0, top, F.logsigmoid(gap))
-    log_1mp = torch.log1p(-log_p.exp().scatter(0, top, 0.0)).scatter(0, top, F.logsigmoid(-gap))
-    return log_p, log_1mp
+    p = log_p.exp() * real
+    log_1mp = torch.log1p(-p.scatter(0, top, 0.0)).scatter(0, top, F.logsigmoid(-gap))
+    return p, log_1mp.exp(), log_p, log_1mp
 
 
 def _finish(loss: torch.Tensor, layout: PaddedLayout, reduce: bool) -> torch.Tensor:
@@ -66,10 +69,9 @@ def grouped_asl_autograd(
     ``y``, ``scale`` (missing labels, label weights, 0 on the padding) and ``pos_weight`` are
     in the padded layout.
     """
-    log_p, log_1mp = padded_log_probs(_padded_logits(x, layout, y.dtype))
-    loss = asymmetric_reference(
-        log_p.exp(), log_1mp.exp(), log_p, log_1mp, y, scale, options, pos_weight
-    )
+    _, real = pad_constants(layout.key, x.device, y.dtype)
+    probs = padded_log_probs(pad(x, layout).to(y.dtype), real)
+    loss = asymmetric_reference(*probs, y, scale, options, pos_weight)
     return _finish(loss, layout, reduce)
 
 
@@ -78,21 +80,27 @@ def _softmax_chain(
 ) -> torch.Tensor:
     """Gradient of the logits from ``u = dL/d log p`` and ``v = dL/d log(1 - p)``.
 
-    With ``s = 1 + R`` and ``rest_j = s - e_j`` (``R`` at the top ``t``)::
+    With ``T`` the maximal attributes of a group (one unless tied), ``s`` the group's sum of
+    ``e``, ``rest_j = s - e_j`` (``rho`` on ``T``) and ``q_j = v_j / rest_j`` off ``T`` (0 on
+    ``T``)::
 
-        dL/dx_i = u_i - p_i sum_j (u_j + v_j) + e_i sum_{j != i, t} v_j / rest_j
-                  + [i != t] (e_i / R) v_t
+        dL/dx_i = u_i + e_i (sum_j q_j - sum_j (u_j + v_j) / s) - [i not in T] e_i q_i
+                  + (e_i / rho) (sum_{j in T} v_j - [i in T] v_i)
 
-    Every term is bounded (``rest_j >= 1`` off the top, ``e_i <= R`` off the top), so nothing
-    large cancels however confident the group.
+    Every term is bounded (``rest_j >= 1`` off ``T``; ``e_i <= rho`` off ``T``; the last
+    factor is exactly 0 on a lone maximum), so nothing large cancels however confident the
+    group.
     """
-    e, e_rest, p, rest, top_mask, top, big_r = saved
-    uv = (u + v).sum(0)
-    q = v.div(rest).masked_fill_(top_mask, 0.0)  # v_j / rest_j off the top
-    grad = q.sum(0).sub(q).mul_(e)
-    share = e_rest.div_(big_r) if in_place else e_rest / big_r  # e_i / R, 0 at the top
-    grad.addcmul_(share, v.gather(0, top))
-    grad.addcmul_(p, uv, value=-1.0)
+    e, e_rest, s, rest, top, other, rho = saved
+    uv = (u + v).sum(0, keepdim=True)
+    q = (v * other).div_(rest)
+    top_v = v * top
+    common = q.sum(0, keepdim=True).sub_(uv.div_(s))
+    share = e / rho
+    grad = e.mul_(common) if in_place else e * common
+    grad.addcmul_(e_rest, q, value=-1.0)
+    top_sum = top_v.sum(0, keepdim=True)
+    grad.addcmul_(share, top_v.neg_().add_(top_sum))
     return grad.add_(u)
 
 
@@ -119,28 +127,33 @@ class GroupedASLFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.options, ctx.layout, ctx.reduce = options, layout, reduce
         tiny = torch.finfo(y.dtype).tiny
-        z = _padded_logits(x, layout, y.dtype)
-        top_value, top = z.max(0, keepdim=True)
-        z.sub_(top_value)
-        top_mask = layout.slot == top
-        e = z.exp()
-        e_rest = e.masked_fill(top_mask, 0.0)
-        big_r = e_rest.sum(0, keepdim=True)  # sum of the others, in units of the top's exp
-        s = big_r + 1.0
-        log_s = big_r.log1p()
+        _, real = pad_constants(layout.key, x.device, y.dtype)
+        z = pad(x, layout).to(y.dtype)  # a copy (the padding repeats a real logit)
+        z.sub_(z.amax(0, keepdim=True))  # <= 0, and exactly 0 at each group's maximum
+        top = z.sign().add_(1.0).mul_(real)  # 1 at the maximal attributes (ties: several)
+        other = torch.rsub(top, 1.0)
+        e = z.exp().mul_(real)  # 0 on the padding
+        e_rest = e - top  # e off the maxima, exactly 0 at them (e = 1 there)
+        big_r = e_rest.sum(0, keepdim=True)  # R, in units of the maximum's exp
+        count = top.sum(0, keepdim=True)  # c
+        s = big_r + count
+        log_s = s.log().sub_((s - count).sub_(big_r).div_(s))  # log(R + c), as log1p for c = 1
+        rho = (count - 1.0).add_(big_r).clamp_(min=tiny)  # rest of a maximum: exactly R if c = 1
         log_p = z.sub_(log_s)
         p = e / s
-        rest = torch.where(top_mask, big_r, s - e)  # s - e_j, exactly R at the top
+        rest = torch.sub(rho, e_rest).add_(other)  # s - e_j; rho at the maxima
         one_minus_p = rest / s
         log_1mp = None
-        if options.clip == 0:  # log1p(-p) off the top (p <= 1/2 there), log(R / s) at the top
-            top_log = big_r.clamp(min=tiny).log_().sub_(log_s)
-            log_1mp = torch.where(top_mask, top_log, p.neg().log1p_())
+        if options.clip == 0:
+            # log(1 - p) = log(w) - (w - (1 - p)) / w to first order, for w = 1 - p rounded: off
+            # the maxima (p <= 1/2) this recovers log1p(-p); at a lone maximum w = R / s is exact.
+            log_1mp = one_minus_p.log()
+            log_1mp.sub_((one_minus_p - 1.0).add_(p).div_(one_minus_p).mul_(other))
         need_grad = bool(ctx.needs_input_grad[0])
         loss, u, v = asymmetric_fused(p, one_minus_p, log_p, log_1mp, y, scale, options, need_grad)
         out = _finish(loss, layout, reduce)
         if u is not None and v is not None:
-            saved = (e, e_rest, p, rest, top_mask, top, big_r.clamp_(min=tiny))
+            saved = (e, e_rest, s, rest, top, other, rho)
             if reduce:
                 grad = unpad(_softmax_chain(u, v, saved, in_place=True), layout)
                 ctx.save_for_backward(x, y, scale, grad.to(x.dtype))
