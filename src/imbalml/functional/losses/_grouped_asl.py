@@ -175,3 +175,88 @@ class GroupedASLFunction(torch.autograd.Function):
         go = pad(grad_output, ctx.layout).to(u.dtype)
         grad = _softmax_chain(u * go, v * go, tuple(saved), in_place=False)
         return (unpad(grad, ctx.layout).to(x.dtype), *none)
+
+
+def hard_kernel_applies(options: AsymmetricOptions) -> bool:
+    """Whether :class:`HardGroupedASLFunction` computes these options (else the general one).
+
+    It needs ``clip > 0`` with ``eps <= clip`` (the negatives' loss then has a bounded
+    derivative in ``p`` and no active ``eps`` clamp) and ``gamma_neg >= 1``.
+    """
+    return options.clip > 0 and options.eps <= options.clip and options.gamma_neg >= 1
+
+
+class HardGroupedASLFunction(torch.autograd.Function):
+    """The summed grouped ASL of hard targets: one positive per group, the rest negatives.
+
+    ``forward(x, labels, scale, options, layout)``: ``labels`` the ``(G, N)`` indices,
+    ``scale`` padded (missing labels, label weights, padding). The negatives' loss
+    ``-log(1 - p + m) p_m^gamma`` has a bounded derivative ``g`` in ``p`` (``clip = m > 0``),
+    so their share of the gradient is the plain softmax chain ``p_i (g_i - sum_j p_j g_j)``,
+    accurate for any logits; the one positive per group is computed on ``(G, N)`` tensors by
+    :func:`asymmetric_fused`, with ``1 - p`` as the exact sum ``S`` of the other attributes.
+    About half the operations of :class:`GroupedASLFunction` (see :func:`hard_kernel_applies`).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        scale: torch.Tensor,
+        options: AsymmetricOptions,
+        layout: PaddedLayout,
+    ) -> torch.Tensor:
+        ctx.options, ctx.layout = options, layout
+        gamma_neg, clip, detach = options.gamma_neg, options.clip, options.detach_focal_weight
+        tiny = torch.finfo(scale.dtype).tiny
+        _, real = pad_constants(layout.key, x.device, scale.dtype)
+        z = pad(x, layout).to(scale.dtype)  # a copy (the padding repeats a real logit)
+        z.sub_(z.amax(0, keepdim=True))
+        e = z.exp().mul_(real)  # 0 on the padding
+        labels = labels.unsqueeze(0)
+        index = labels.clamp(min=0)  # a missing label (scale 0) reads slot 0
+        negative = (layout.slot != labels).to(scale.dtype)
+        e_neg = e * negative
+        big_s = e_neg.sum(0, keepdim=True)  # S = sum of the non-target attributes
+        e_y, z_y = e.gather(0, index), z.gather(0, index)
+        s = big_s + e_y
+        log_s = s.log().sub_((s - e_y).sub_(big_s).div_(s))  # rounding of s corrected
+        p = e / s
+        # negatives: -log(1 - p_m) p_m^gamma, 1 - p_m = min(1 - p + m, 1) >= m
+        neg_scale = scale * negative
+        shifted = torch.rsub(p, 1.0 + clip)
+        log_neg = shifted.log().clamp_(max=0.0)
+        p_m = (p - clip).clamp_(min=0.0)
+        w_1 = p_m.pow(gamma_neg - 1.0)
+        w = w_1 * p_m
+        loss_neg = (log_neg * w).mul_(neg_scale).sum()
+        # the positive of each group, on (1, G, N)
+        pos_scale = scale.expand_as(e).gather(0, index)
+        loss_pos, u, v = asymmetric_fused(
+            e_y / s, big_s / s, z_y - log_s, None, torch.ones_like(e_y), pos_scale, options, True
+        )
+        ctx.save_for_backward(x, labels, scale)
+        if ctx.needs_input_grad[0]:
+            assert u is not None and v is not None
+            g = w.div_(shifted)  # d loss_neg / dp (0 where p <= m: p_m = 0 and log_neg = 0)
+            if not detach:
+                g.addcmul_(log_neg, w_1, value=-gamma_neg)
+            g.mul_(neg_scale)
+            total = (p * g).sum(0, keepdim=True).add_(u).add_(v)
+            grad = g.sub_(total).mul_(p)
+            grad.addcmul_(torch.rsub(negative, 1.0), u)
+            grad.addcmul_(e_neg, v.div_(big_s.clamp_(min=tiny)))
+            ctx.grad = unpad(grad, layout).to(x.dtype)
+        return loss_pos.sum() - loss_neg
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, labels, scale = ctx.saved_tensors
+        none = (None,) * 4
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable recomputation
+            y = (ctx.layout.slot == labels).to(scale.dtype)
+            loss = grouped_asl_autograd(x, y, scale, ctx.options, ctx.layout, True)
+            (grad,) = torch.autograd.grad(loss, x, grad_output, create_graph=True)
+            return (grad, *none)
+        return (grad_output * ctx.grad, *none)

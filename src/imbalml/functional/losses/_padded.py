@@ -113,6 +113,7 @@ def padded_targets(
     ignore_index: int,
     weight: torch.Tensor | None,
     validate: bool,
+    one_hot: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | int]:
     """Targets, elementwise scale and label count of the grouped form, in the padded layout.
 
@@ -120,6 +121,7 @@ def padded_targets(
     Returns ``y`` ``(K, G, N)``; ``scale`` (``weight`` where labelled, 0 for a missing label
     and on the padding; ``(K, G, 1)`` when ``validate`` finds no label missing); and the number
     of labelled attributes (the divisor of the mean). The arguments are checked already.
+    With ``one_hot=False`` a hard target is returned as the ``(G, N)`` indices instead of ``y``.
     """
     target = as_tensor(target, "target")
     n = input.shape[0]
@@ -130,7 +132,7 @@ def padded_targets(
         valid = y.sum(0) > 0.5
     else:
         labels = target.t()
-        y = (layout.slot == labels).to(dtype)
+        y = (layout.slot == labels).to(dtype) if one_hot else labels
         valid = labels != ignore_index
     if validate and bool(valid.all()):
         return y, base, n * groups.num_attributes

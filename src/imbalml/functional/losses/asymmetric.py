@@ -18,7 +18,12 @@ from imbalml.functional.losses._common import (
     reduce,
     sigmoid_args,
 )
-from imbalml.functional.losses._grouped_asl import GroupedASLFunction, grouped_asl_autograd
+from imbalml.functional.losses._grouped_asl import (
+    GroupedASLFunction,
+    HardGroupedASLFunction,
+    grouped_asl_autograd,
+    hard_kernel_applies,
+)
 from imbalml.functional.losses._padded import (
     check_grouped_args,
     layout_of,
@@ -75,12 +80,15 @@ def asymmetric(
         weight, pos_weight, groups, groups.num_attributes, device, dtype, validate_args
     )
     layout = layout_of(groups, device)
+    summed = reduction != "none"
+    hard = summed and pw is None and not as_tensor(target, "target").is_floating_point()
     y, scale, count = padded_targets(
         input, target, groups, layout, dtype, ignore_index=ignore_index, weight=w,
-        validate=validate_args,
+        validate=validate_args, one_hot=not (hard and hard_kernel_applies(options)),
     )  # fmt: skip
-    summed = reduction != "none"
-    if y.requires_grad or pw is not None:
+    if y.ndim == 2:  # (G, N) hard labels: the kernel for hard targets
+        loss = HardGroupedASLFunction.apply(input, y, scale, options, layout)
+    elif y.requires_grad or pw is not None:
         pw_padded = None if pw is None else pad(pw.view(1, -1), layout)
         loss = grouped_asl_autograd(input, y, scale, options, layout, summed, pw_padded)
     else:
