@@ -19,17 +19,9 @@ import argparse
 import time
 from collections.abc import Callable
 
+import _results
 import torch
 import torch.nn.functional as F
-from _results import (
-    add_device_arguments,
-    add_output_arguments,
-    round_robin,
-    selected_devices,
-    synchronizer,
-    table,
-    write_section,
-)
 from timm.loss import AsymmetricLossMultiLabel
 
 from imbalml import AttributeGroups, class_priors, class_weights
@@ -132,7 +124,7 @@ def check_agreement(cases: dict[str, Callable[[], torch.Tensor]], x: torch.Tenso
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024, 4096, 8192])
-    add_device_arguments(parser)
+    _results.add_device_arguments(parser)
     parser.add_argument("--repeats", type=int, default=15, help="round-robin rounds (median)")
     parser.add_argument(
         "--clock",
@@ -140,9 +132,9 @@ def main() -> None:
         default="wall",
         help="CPU: 'thread' times this thread's CPU time (with --threads 1, blind to other load)",
     )
-    add_output_arguments(parser)
+    _results.add_output_arguments(parser)
     args = parser.parse_args()
-    devices = selected_devices(args)
+    devices = _results.selected_devices(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     for device in devices:
         thread = args.clock == "thread" and device.type == "cpu"
@@ -151,7 +143,9 @@ def main() -> None:
         for n in args.sizes:
             cases, x = make_cases(n, device, torch.Generator().manual_seed(n))
             check_agreement(cases, x)
-            times = round_robin(cases, repeats=args.repeats, sync=synchronizer(device), clock=clock)
+            times = _results.round_robin(
+                cases, repeats=args.repeats, sync=_results.synchronizer(device), clock=clock
+            )
             bce, timm = times["bce_with_logits (baseline)"], times[TIMM]
             print(f"\n{device.type} N={n} C=26   forward+backward, median")
             print(f"{'loss':42s} {'time':>10s} {'/ timm ASL':>11s} {'/ BCE':>8s}")
@@ -161,7 +155,7 @@ def main() -> None:
             ratio = times[GROUPED] / timm
             goal.append([n, f"{ratio:.2f}", "yes" if ratio <= GOAL else "no"])
         print(f"\n{device.type}: grouped ASL / timm ASL (goal <= {GOAL}x)")
-        print(table(["N", "grouped / timm", f"<= {GOAL}x"], goal))
+        print(_results.table(["N", "grouped / timm", f"<= {GOAL}x"], goal))
         clock_name = "thread CPU time" if thread else "wall-clock time"
         body = (
             "Forward + backward on logits (N, 26), fashion groups 7-3-3-4-6-3; median of "
@@ -170,11 +164,11 @@ def main() -> None:
             "`binary_cross_entropy_with_logits` (reduction sum), measured in the same run. "
             "'plain autograd' is the same loss without the fused kernel.\n\n"
             f"Goal: grouped ASL (grouped-softmax form) at most {GOAL}x timm's sigmoid ASL.\n\n"
-            + table(["N", "grouped / timm", f"<= {GOAL}x"], goal)
+            + _results.table(["N", "grouped / timm", f"<= {GOAL}x"], goal)
             + "\n\n"
-            + table(["N", "loss", "time (us)", "/ timm ASL", "/ BCE"], rows)
+            + _results.table(["N", "loss", "time (us)", "/ timm ASL", "/ BCE"], rows)
         )
-        write_section(f"bench_losses {device.type}", body, args, device=device)
+        _results.write_section(f"bench_losses {device.type}", body, args, device=device)
 
 
 if __name__ == "__main__":

@@ -126,10 +126,7 @@ class FocalLoss(_LabelWeighted):
         ValueError: For out-of-range hyperparameters or weights.
         TypeError: For a ``groups`` that is not an AttributeGroups.
 
-    Shape:
-        - input: ``(N, C)`` logits
-        - target: ``(N, C)``, or ``(N, G)`` integer indices with ``groups``
-        - output: scalar, or ``(N, C)`` for ``reduction="none"``
+    Shapes are those of :class:`AsymmetricLoss`.
 
     Example:
         >>> import torch

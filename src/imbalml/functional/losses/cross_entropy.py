@@ -112,25 +112,22 @@ def logit_adjusted_ce(
     *,
     priors: torch.Tensor,
     tau: float,
-    weight: torch.Tensor | None,
-    label_smoothing: float,
-    ignore_index: int,
-    group_reduction: str,
-    reduction: str,
     validate_args: bool,
+    **options: Any,
 ) -> torch.Tensor:
-    """:func:`logit_adjusted_cross_entropy` with checked options; tensors per ``validate_args``."""
+    """:func:`logit_adjusted_cross_entropy` with checked options; tensors per ``validate_args``.
+
+    ``options`` are :func:`grouped_ce`'s (``weight``, ``label_smoothing``, ``ignore_index``,
+    ``group_reduction``, ``reduction``).
+    """
     input = as_tensor(input, "input")
     if validate_args:
         check_scores(input, groups, "input")
         _check_priors(priors, groups)
     dtype = compute_dtype(input)
     log_priors = as_tensor(priors, "priors").to(device=input.device, dtype=dtype).log()
-    return grouped_ce(
-        input.to(dtype) + tau * log_priors, target, groups, weight=weight,
-        label_smoothing=label_smoothing, ignore_index=ignore_index,
-        group_reduction=group_reduction, reduction=reduction, validate_args=validate_args,
-    )  # fmt: skip
+    shifted = input.to(dtype) + tau * log_priors
+    return grouped_ce(shifted, target, groups, validate_args=validate_args, **options)
 
 
 def grouped_cross_entropy(
