@@ -3,8 +3,8 @@
 Each module validates its hyperparameters once, in ``__init__``, and its ``forward(input,
 target)`` calls the matching function of :mod:`imbalml.functional` (checking only the tensors
 of the call, with ``validate_args``); nothing from a batch is kept on the module. The modules
-mirror the functional ones: :mod:`~imbalml.losses.asymmetric` (ASL, focal loss),
-:mod:`~imbalml.losses.dice` and :mod:`~imbalml.losses.cross_entropy`.
+mirror the functional ones: ``imbalml.losses.asymmetric`` (ASL, focal loss),
+``imbalml.losses.dice`` and ``imbalml.losses.cross_entropy``.
 """
 
 from imbalml.losses.asymmetric import AsymmetricLoss, FocalLoss

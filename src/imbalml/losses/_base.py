@@ -41,18 +41,19 @@ def attribute_buffer(
     return value.detach().clone().float()
 
 
-class LossModule(nn.Module):
+class _LossModule(nn.Module):
     """A loss module: options checked once in ``__init__``, then one call per ``forward``.
 
-    Subclasses name the function (``loss_function``, which checks no hyperparameter) and the
-    attributes passed to it as keywords (``arguments``); ``forward(input, target)`` calls
-    ``loss_function(input, target, groups, **arguments, validate_args=...)``, where
+    Subclasses name the function (``_loss_function``, which checks no hyperparameter) and the
+    attributes passed to it as keywords (``_arguments``, a leading ``_`` dropped from the
+    keyword); ``forward(input, target)`` calls ``_loss_function(input, target, groups,
+    **arguments, validate_args=...)``, where
     ``validate_args`` checks the tensors of each call.
     """
 
-    loss_function: ClassVar[Callable[..., torch.Tensor]]
-    arguments: ClassVar[tuple[str, ...]]
-    shown: ClassVar[tuple[str, ...]]  # attributes listed by extra_repr
+    _loss_function: ClassVar[Callable[..., torch.Tensor]]
+    _arguments: ClassVar[tuple[str, ...]]
+    _shown: ClassVar[tuple[str, ...]]  # attributes listed by extra_repr
 
     def __init__(
         self, groups: Any, ignore_index: Any, reduction: str, validate_args: Any, optional: bool
@@ -69,15 +70,15 @@ class LossModule(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Return the loss of logits ``input`` against ``target``."""
-        kwargs = {name: getattr(self, name) for name in self.arguments}
-        return type(self).loss_function(
+        kwargs = {name.lstrip("_"): getattr(self, name) for name in self._arguments}
+        return type(self)._loss_function(
             input, target, self.groups, validate_args=self.validate_args, **kwargs
         )
 
     def extra_repr(self) -> str:
         """Show the hyperparameters in ``print(module)``."""
         parts = [f"groups={self.groups!r}"]
-        for name in (*self.shown, "reduction"):
+        for name in (*self._shown, "reduction"):
             value = getattr(self, name)
             if isinstance(value, torch.Tensor):
                 parts.append(f"{name}=({', '.join(str(s) for s in value.shape)},)")

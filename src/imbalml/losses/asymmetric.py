@@ -10,16 +10,16 @@ from imbalml._validation import check_number
 from imbalml.functional.losses._asymmetric_math import AsymmetricOptions
 from imbalml.functional.losses.asymmetric import asymmetric, asymmetric_options
 from imbalml.groups import AttributeGroups
-from imbalml.losses._base import LossModule
+from imbalml.losses._base import _LossModule
 
 __all__ = ["AsymmetricLoss", "FocalLoss"]
 
 
-class _LabelWeighted(LossModule):
+class _LabelWeighted(_LossModule):
     """ASL and focal loss: ``weight`` / ``pos_weight`` buffers, the options as one tuple."""
 
-    loss_function = staticmethod(asymmetric)
-    arguments = ("options", "weight", "pos_weight", "ignore_index", "reduction")
+    _loss_function = staticmethod(asymmetric)
+    _arguments = ("_options", "weight", "pos_weight", "ignore_index", "reduction")
     weight: torch.Tensor | None
     pos_weight: torch.Tensor | None
 
@@ -94,13 +94,21 @@ class AsymmetricLoss(_LabelWeighted):
         self.gamma_pos, self.gamma_neg, self.clip, self.eps, self.detach_focal_weight = options
 
     @property
-    def options(self) -> AsymmetricOptions:
+    def _options(self) -> AsymmetricOptions:
         """The hyperparameters, as the loss function takes them."""
         return AsymmetricOptions(
             self.gamma_pos, self.gamma_neg, self.clip, self.eps, self.detach_focal_weight
         )
 
-    shown = ("gamma_pos", "gamma_neg", "clip", "eps", "detach_focal_weight", "weight", "pos_weight")
+    _shown = (
+        "gamma_pos",
+        "gamma_neg",
+        "clip",
+        "eps",
+        "detach_focal_weight",
+        "weight",
+        "pos_weight",
+    )
 
 
 class FocalLoss(_LabelWeighted):
@@ -156,8 +164,8 @@ class FocalLoss(_LabelWeighted):
         self.eps, self.detach_focal_weight = options.eps, options.detach_focal_weight
 
     @property
-    def options(self) -> AsymmetricOptions:
+    def _options(self) -> AsymmetricOptions:
         """The hyperparameters, as the loss function takes them."""
         return AsymmetricOptions(self.gamma, self.gamma, 0.0, self.eps, self.detach_focal_weight)
 
-    shown = ("gamma", "eps", "detach_focal_weight", "weight", "pos_weight")
+    _shown = ("gamma", "eps", "detach_focal_weight", "weight", "pos_weight")

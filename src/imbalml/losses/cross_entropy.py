@@ -13,16 +13,16 @@ from imbalml.functional.losses.cross_entropy import (
     logit_adjusted_ce,
 )
 from imbalml.groups import AttributeGroups
-from imbalml.losses._base import LossModule
+from imbalml.losses._base import _LossModule
 
 __all__ = ["GroupedCrossEntropyLoss", "LogitAdjustedCrossEntropyLoss", "WeightedCrossEntropyLoss"]
 
 
-class _GroupedCrossEntropy(LossModule):
+class _GroupedCrossEntropy(_LossModule):
     """Options shared by the cross-entropy modules (checked once, here)."""
 
     weight: torch.Tensor | None
-    shown: ClassVar[tuple[str, ...]] = ("weight", "label_smoothing", "group_reduction")
+    _shown: ClassVar[tuple[str, ...]] = ("weight", "label_smoothing", "group_reduction")
 
     def __init__(
         self, groups: Any, weight: Any, label_smoothing: Any, ignore_index: Any,
@@ -69,8 +69,8 @@ class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
         tensor(1.7918)
     """
 
-    loss_function = staticmethod(grouped_ce)
-    arguments = ("weight", "label_smoothing", "ignore_index", "group_reduction", "reduction")
+    _loss_function = staticmethod(grouped_ce)
+    _arguments = ("weight", "label_smoothing", "ignore_index", "group_reduction", "reduction")
 
     def __init__(
         self,
@@ -157,9 +157,9 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
     """
 
     priors: torch.Tensor
-    loss_function = staticmethod(logit_adjusted_ce)
-    arguments = ("priors", "tau", *GroupedCrossEntropyLoss.arguments)
-    shown = ("tau", *_GroupedCrossEntropy.shown)
+    _loss_function = staticmethod(logit_adjusted_ce)
+    _arguments = ("priors", "tau", *GroupedCrossEntropyLoss._arguments)
+    _shown = ("tau", *_GroupedCrossEntropy._shown)
 
     def __init__(
         self,

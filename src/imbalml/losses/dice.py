@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from imbalml.functional.losses.dice import check_dice_options, dice
 from imbalml.groups import AttributeGroups
-from imbalml.losses._base import LossModule
+from imbalml.losses._base import _LossModule
 
 __all__ = ["DiceLoss"]
 
 
-class DiceLoss(LossModule):
+class DiceLoss(_LossModule):
     r"""Soft Dice loss per attribute over the batch; see :func:`imbalml.functional.dice_loss`.
 
     Attributes absent from a batch get loss 0 and are left out of the mean.
@@ -52,6 +52,6 @@ class DiceLoss(LossModule):
         check_dice_options(smooth, eps)
         self.smooth, self.eps = float(smooth), float(eps)
 
-    loss_function = staticmethod(dice)
-    arguments = ("smooth", "eps", "ignore_index", "reduction")
-    shown = ("smooth", "eps")
+    _loss_function = staticmethod(dice)
+    _arguments = ("smooth", "eps", "ignore_index", "reduction")
+    _shown = ("smooth", "eps")

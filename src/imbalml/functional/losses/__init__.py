@@ -19,9 +19,9 @@ Two probability models are available wherever it makes sense (``groups=None`` or
   (``ignore_index`` marks a missing label) or soft ``(N, C)`` (each group segment sums to 1, or to
   0 for a missing label). Missing labels contribute nothing and are left out of means.
 
-The functions live in one module per concept: :mod:`~imbalml.functional.losses.asymmetric` (ASL
-and focal loss), :mod:`~imbalml.functional.losses.dice` and
-:mod:`~imbalml.functional.losses.cross_entropy` (weighted and logit-adjusted cross-entropy,
+The functions live in one module per concept: ``imbalml.functional.losses.asymmetric`` (ASL
+and focal loss), ``imbalml.functional.losses.dice`` and
+``imbalml.functional.losses.cross_entropy`` (weighted and logit-adjusted cross-entropy,
 post-hoc logit adjustment); the private modules hold the shared argument handling, the padded
 group layout and the fused autograd kernels.
 """
