@@ -156,10 +156,16 @@ def asymmetric_loss(
     :math:`x` grows; and finite logits of any magnitude, in any dtype or under autocast, give finite
     values and gradients. The focusing power :math:`(1 - p_t)^\gamma` is evaluated as
     :math:`\exp(\gamma \log \max(1 - p_t, \text{tiny}))`, so :math:`0^0 = 1` and the gradient
-    stays finite for any :math:`\gamma \ge 0`.
+    stays finite for any :math:`\gamma \ge 0`; weights below the square root of the smallest
+    normal float (about :math:`10^{-19}` in float32) are raised to it, which changes no visible
+    digit and keeps subnormal numbers (slow on CPU) out of the computation.
 
     The gradient with respect to ``input`` is computed in the same pass as the loss (a custom
-    autograd function, one multiply in the backward pass). Second derivatives
+    autograd function, one multiply in the backward pass; for the grouped form with
+    ``reduction="none"`` the softmax chain rule runs in the backward pass). The grouped form
+    works on all groups at once in a padded layout; summed hard targets with ``clip > 0``,
+    ``eps <= clip`` and ``gamma_neg >= 1`` (the defaults) take a leaner kernel that treats the
+    one positive of each group apart. Second derivatives
     (``create_graph=True``) and gradients with respect to a ``target`` that requires grad go
     through plain autograd instead, with identical values.
 
