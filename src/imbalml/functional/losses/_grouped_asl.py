@@ -25,7 +25,7 @@ from imbalml.functional.losses._asymmetric_math import (
     asymmetric_fused,
     asymmetric_reference,
 )
-from imbalml.functional.losses._padded import PaddedLayout, pad, pad_constants, unpad
+from imbalml.functional.losses._padded import PaddedLayout, pad, real_mask, unpad
 
 
 def padded_log_probs(
@@ -69,7 +69,7 @@ def grouped_asl_autograd(
     ``y``, ``scale`` (missing labels, label weights, 0 on the padding) and ``pos_weight`` are
     in the padded layout.
     """
-    _, real = pad_constants(layout.key, x.device, y.dtype)
+    real = real_mask(layout.key, x.device, y.dtype)
     probs = padded_log_probs(pad(x, layout).to(y.dtype), real)
     loss = asymmetric_reference(*probs, y, scale, options, pos_weight)
     return _finish(loss, layout, reduce)
@@ -127,7 +127,7 @@ class GroupedASLFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         ctx.options, ctx.layout, ctx.reduce = options, layout, reduce
         tiny = torch.finfo(y.dtype).tiny
-        _, real = pad_constants(layout.key, x.device, y.dtype)
+        real = real_mask(layout.key, x.device, y.dtype)
         z = pad(x, layout).to(y.dtype)  # a copy (the padding repeats a real logit)
         z.sub_(z.amax(0, keepdim=True))  # <= 0, and exactly 0 at each group's maximum
         top = z.sign().add_(1.0).mul_(real)  # 1 at the maximal attributes (ties: several)
@@ -210,7 +210,7 @@ class HardGroupedASLFunction(torch.autograd.Function):
         ctx.options, ctx.layout = options, layout
         gamma_neg, clip, detach = options.gamma_neg, options.clip, options.detach_focal_weight
         tiny = torch.finfo(scale.dtype).tiny
-        _, real = pad_constants(layout.key, x.device, scale.dtype)
+        real = real_mask(layout.key, x.device, scale.dtype)
         z = pad(x, layout).to(scale.dtype)  # a copy (the padding repeats a real logit)
         z.sub_(z.amax(0, keepdim=True))
         e = z.exp().mul_(real)  # 0 on the padding

@@ -52,18 +52,9 @@ def padded_layout(sizes: tuple[int, ...], device: torch.device) -> PaddedLayout:
 
 
 @functools.lru_cache(maxsize=64)
-def pad_constants(
-    sizes: tuple[int, ...], device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(fill, real)``, both ``(K, G, 1)`` in ``dtype``.
-
-    ``fill`` is 0 on the attributes and half the lowest float on the padding: added to padded
-    logits it sends the padding's probability to exactly 0 while every value stays finite (so
-    ``0 * log p`` is 0, not NaN). ``real`` is 1 on the attributes and 0 on the padding.
-    """
-    real = padded_layout(sizes, device).real
-    fill = torch.zeros(real.shape, dtype=dtype, device=device)
-    return fill.masked_fill_(~real, torch.finfo(dtype).min / 2), real.to(dtype)
+def real_mask(sizes: tuple[int, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``(K, G, 1)`` in ``dtype``: 1 on the attributes, 0 on the padding."""
+    return padded_layout(sizes, device).real.to(dtype)
 
 
 def layout_of(groups: AttributeGroups, device: torch.device) -> PaddedLayout:
@@ -125,7 +116,7 @@ def padded_targets(
     """
     target = as_tensor(target, "target")
     n = input.shape[0]
-    _, real = pad_constants(layout.key, input.device, dtype)
+    real = real_mask(layout.key, input.device, dtype)
     base = real if weight is None else pad(weight.view(1, -1), layout) * real
     if target.is_floating_point():
         y = pad(target, layout).to(dtype) * real
