@@ -47,31 +47,49 @@ def round_robin(
     repeats: int = 7,
     target_s: float = 0.05,
     sync: Callable[[], None] = lambda: None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds per call of each candidate, measured round-robin.
 
     Each candidate is calibrated to a number of calls taking about ``target_s``; then ``repeats``
     rounds time every candidate in turn, so load that comes and goes on a shared machine hits
-    them alike (each ratio compares times from the same rounds).
+    them alike (each ratio compares times from the same rounds). ``clock`` may be
+    ``time.thread_time`` for single-threaded CPU work (blind to other processes' load).
     """
     inner: dict[str, int] = {}
     for name, fn in candidates.items():
         fn()
         sync()
-        start = time.perf_counter()
+        start = clock()
         fn()
         sync()
-        once = max(time.perf_counter() - start, 1e-7)
+        once = max(clock() - start, 1e-7)
         inner[name] = max(1, min(10_000, int(target_s / once)))
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(inner[name]):
                 fn()
             sync()
-            times[name].append((time.perf_counter() - start) / inner[name])
+            times[name].append((clock() - start) / inner[name])
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` (``cpu``, ``cuda`` or ``all``) and ``--threads`` (torch CPU threads)."""
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def selected_devices(args: argparse.Namespace) -> list[torch.device]:
+    """Apply ``--threads`` and return the ``--device`` choice (CUDA only when available)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
+    if args.device in ("cuda", "all") and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    return devices
 
 
 def synchronizer(device: torch.device | str) -> Callable[[], None]:

@@ -1,25 +1,28 @@
 """Forward + backward time of imbalml's losses against timm's ASL and BCE-with-logits.
 
 Every number is measured in the same run, on logits of shape (N, 26) (the fashion layout,
-groups 7-3-3-4-6-3), and reported as the best of ``--repeat`` round-robin medians and as ratios
-to the two baselines:
-``timm.loss.AsymmetricLossMultiLabel(reduction="sum")`` and
-``F.binary_cross_entropy_with_logits``. Run:
+groups 7-3-3-4-6-3): the median of ``--repeats`` round-robin rounds, reported with its ratio to
+the two baselines ``timm.loss.AsymmetricLossMultiLabel(reduction="sum")`` and
+``F.binary_cross_entropy_with_logits``. Each fused autograd kernel (sigmoid and grouped ASL) is
+also timed against the plain-autograd statement of the same loss (which the library uses for a
+target that needs a gradient), after checking that both give the same loss and gradient. The
+goal line compares grouped ASL (grouped-softmax form) with timm's sigmoid ASL: target <= 1.5x.
+Run:
 
     python benchmarks/bench_losses.py                      # CPU, and CUDA when available
-    python benchmarks/bench_losses.py --sizes 64 1024 --device cpu --threads 1
+    python benchmarks/bench_losses.py --device cpu --threads 1 --clock thread
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 
+import _results
 import torch
 import torch.nn.functional as F
-from _results import add_output_arguments, table, write_section
 from timm.loss import AsymmetricLossMultiLabel
-from torch.utils.benchmark import Timer
 
 from imbalml import AttributeGroups, class_priors, class_weights
 from imbalml.functional import (
@@ -29,13 +32,33 @@ from imbalml.functional import (
     logit_adjusted_cross_entropy,
     weighted_cross_entropy,
 )
+from imbalml.functional.losses._grouped_asl import grouped_asl_autograd
+from imbalml.functional.losses._padded import layout_of, padded_targets
+from imbalml.functional.losses._sigmoid_asl import sigmoid_asl_autograd
+from imbalml.functional.losses.asymmetric import asymmetric_options
 
 GROUPS = AttributeGroups([7, 3, 3, 4, 6, 3])
+OPTIONS = asymmetric_options(1.0, 4.0, 0.05, 1e-8, False, validate=True)  # the defaults
+TIMM, GROUPED, GOAL = "timm ASL (baseline)", "asymmetric_loss grouped", 1.5
+
+
+def grouped_plain(x: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+    """``asymmetric_loss(x, hard, GROUPS, reduction="sum")`` through plain autograd."""
+    layout = layout_of(GROUPS, x.device)
+    y, scale, _ = padded_targets(
+        x, hard, GROUPS, layout, torch.float32, ignore_index=-100, weight=None, validate=False
+    )
+    return grouped_asl_autograd(x, y, scale, OPTIONS, layout, True)
+
+
+def sigmoid_plain(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``asymmetric_loss(x, y, reduction="sum")`` through plain autograd."""
+    return sigmoid_asl_autograd(x, y, None, OPTIONS).sum()
 
 
 def make_cases(
     n: int, device: torch.device, gen: torch.Generator
-) -> dict[str, Callable[[], torch.Tensor]]:
+) -> tuple[dict[str, Callable[[], torch.Tensor]], torch.Tensor]:
     x = (torch.randn(n, 26, generator=gen) * 3).to(device).requires_grad_()
     hard = torch.stack([torch.randint(0, k, (n,), generator=gen) for k in GROUPS.sizes], 1)
     hard = hard.to(device)
@@ -49,16 +72,19 @@ def make_cases(
         "bce_with_logits (baseline)": lambda: F.binary_cross_entropy_with_logits(
             x, multi_hot, reduction="sum"
         ),
-        "timm ASL (baseline)": lambda: timm_asl(x, multi_hot),
+        TIMM: lambda: timm_asl(x, multi_hot),
         "asymmetric_loss sigmoid": lambda: asymmetric_loss(x, multi_hot, reduction="sum", **fast),
+        "asymmetric_loss sigmoid, plain autograd": lambda: sigmoid_plain(x, multi_hot),
         "asymmetric_loss sigmoid, validated": lambda: asymmetric_loss(
             x, multi_hot, reduction="sum"
         ),
         "asymmetric_loss sigmoid, detached w": lambda: asymmetric_loss(
             x, multi_hot, reduction="sum", detach_focal_weight=True, **fast
         ),
-        "asymmetric_loss grouped": lambda: asymmetric_loss(
-            x, hard, GROUPS, reduction="sum", **fast
+        GROUPED: lambda: asymmetric_loss(x, hard, GROUPS, reduction="sum", **fast),
+        "asymmetric_loss grouped, plain autograd": lambda: grouped_plain(x, hard),
+        "asymmetric_loss grouped, validated": lambda: asymmetric_loss(
+            x, hard, GROUPS, reduction="sum"
         ),
         "focal_loss sigmoid": lambda: focal_loss(x, multi_hot, reduction="sum", **fast),
         "dice_loss sigmoid": lambda: dice_loss(x, multi_hot, **fast),
@@ -80,55 +106,69 @@ def make_cases(
 
         return run
 
-    return {name: step(fn) for name, fn in cases.items()}
+    return {name: step(fn) for name, fn in cases.items()}, x
 
 
-def measure(fn: Callable[[], torch.Tensor], device: torch.device, min_run_time: float) -> float:
-    for _ in range(3):  # warm-up (allocator, CUDA context)
-        fn()
-    timer = Timer("fn()", globals={"fn": fn}, label=str(device))
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+def check_agreement(cases: dict[str, Callable[[], torch.Tensor]], x: torch.Tensor) -> None:
+    """Each fused kernel and its plain-autograd statement give the same loss and gradient."""
+    for fused, plain in (
+        ("asymmetric_loss sigmoid", "asymmetric_loss sigmoid, plain autograd"),
+        (GROUPED, "asymmetric_loss grouped, plain autograd"),
+    ):
+        loss_a, grad_a = cases[fused]().detach(), x.grad.clone()
+        loss_b, grad_b = cases[plain]().detach(), x.grad.clone()
+        torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(grad_a, grad_b, rtol=1e-4, atol=1e-6)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024, 4096, 8192])
-    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--min-run-time", type=float, default=0.3, help="seconds per measurement")
-    parser.add_argument("--repeat", type=int, default=5, help="round-robin rounds (best kept)")
-    add_output_arguments(parser)
+    _results.add_device_arguments(parser)
+    parser.add_argument("--repeats", type=int, default=15, help="round-robin rounds (median)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "thread"],
+        default="wall",
+        help="CPU: 'thread' times this thread's CPU time (with --threads 1, blind to other load)",
+    )
+    _results.add_output_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
-    if args.device in ("cuda", "all") and torch.cuda.is_available():
-        devices.append(torch.device("cuda"))
+    devices = _results.selected_devices(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     for device in devices:
-        rows = []
+        thread = args.clock == "thread" and device.type == "cpu"
+        clock = time.thread_time if thread else time.perf_counter
+        rows, goal = [], []
         for n in args.sizes:
-            gen = torch.Generator().manual_seed(n)
-            cases = make_cases(n, device, gen)
-            # Round-robin repeats, keeping each case's best median: robust to load that comes
-            # and goes on a shared machine (every ratio compares times from the same rounds).
-            times = {name: float("inf") for name in cases}
-            for _ in range(args.repeat):
-                for name, fn in cases.items():
-                    times[name] = min(times[name], measure(fn, device, args.min_run_time))
-            bce, timm = times["bce_with_logits (baseline)"], times["timm ASL (baseline)"]
+            cases, x = make_cases(n, device, torch.Generator().manual_seed(n))
+            check_agreement(cases, x)
+            times = _results.round_robin(
+                cases, repeats=args.repeats, sync=_results.synchronizer(device), clock=clock
+            )
+            bce, timm = times["bce_with_logits (baseline)"], times[TIMM]
             print(f"\n{device.type} N={n} C=26   forward+backward, median")
-            print(f"{'loss':40s} {'time':>10s} {'/ timm ASL':>11s} {'/ BCE':>8s}")
+            print(f"{'loss':42s} {'time':>10s} {'/ timm ASL':>11s} {'/ BCE':>8s}")
             for name, t in times.items():
-                print(f"{name:40s} {t * 1e6:8.1f}us {t / timm:11.2f} {t / bce:8.2f}")
+                print(f"{name:42s} {t * 1e6:8.1f}us {t / timm:11.2f} {t / bce:8.2f}")
                 rows.append([n, name, f"{t * 1e6:.1f}", f"{t / timm:.2f}", f"{t / bce:.2f}"])
+            ratio = times[GROUPED] / timm
+            goal.append([n, f"{ratio:.2f}", "yes" if ratio <= GOAL else "no"])
+        print(f"\n{device.type}: grouped ASL / timm ASL (goal <= {GOAL}x)")
+        print(_results.table(["N", "grouped / timm", f"<= {GOAL}x"], goal))
+        clock_name = "thread CPU time" if thread else "wall-clock time"
         body = (
-            "Forward + backward on logits (N, 26), fashion groups 7-3-3-4-6-3; best of "
-            f"{args.repeat} round-robin medians; ratios to timm's `AsymmetricLossMultiLabel` and to "
-            "`binary_cross_entropy_with_logits` (reduction sum), measured in the same run.\n\n"
-            + table(["N", "loss", "time (us)", "/ timm ASL", "/ BCE"], rows)
+            "Forward + backward on logits (N, 26), fashion groups 7-3-3-4-6-3; median of "
+            f"{args.repeats} round-robin rounds ({clock_name}, {torch.get_num_threads()} torch "
+            "thread(s)); ratios to timm's `AsymmetricLossMultiLabel` and to "
+            "`binary_cross_entropy_with_logits` (reduction sum), measured in the same run. "
+            "'plain autograd' is the same loss without the fused kernel.\n\n"
+            f"Goal: grouped ASL (grouped-softmax form) at most {GOAL}x timm's sigmoid ASL.\n\n"
+            + _results.table(["N", "grouped / timm", f"<= {GOAL}x"], goal)
+            + "\n\n"
+            + _results.table(["N", "loss", "time (us)", "/ timm ASL", "/ BCE"], rows)
         )
-        write_section(f"bench_losses {device.type}", body, args, device=device)
+        _results.write_section(f"bench_losses {device.type}", body, args, device=device)
 
 
 if __name__ == "__main__":

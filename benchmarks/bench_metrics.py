@@ -25,7 +25,15 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from _results import add_output_arguments, round_robin, synchronizer, table, write_section
+from _results import (
+    add_device_arguments,
+    add_output_arguments,
+    round_robin,
+    selected_devices,
+    synchronizer,
+    table,
+    write_section,
+)
 from sklearn.metrics import accuracy_score, recall_score
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
@@ -174,17 +182,11 @@ def check_agreement(device: torch.device) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 1024, 16384, 100_000])
-    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_arguments(parser)
     parser.add_argument("--repeats", type=int, default=7, help="round-robin rounds (median kept)")
     add_output_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
-    if args.device in ("cuda", "all") and torch.cuda.is_available():
-        devices.append(torch.device("cuda"))
-    for device in devices:
+    for device in selected_devices(args):
         check_agreement(device)
         sync = synchronizer(device)
         rows = []

@@ -1,0 +1,89 @@
+"""What the loss modules share: checked options, weight buffers, ``forward`` and ``repr``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from imbalml._validation import (
+    as_tensor,
+    check_groups,
+    check_int,
+    check_optional_groups,
+    check_reduction,
+)
+from imbalml.functional.losses._common import check_attribute_vector
+from imbalml.groups import AttributeGroups
+
+
+def attribute_buffer(
+    value: Any, name: str, groups: AttributeGroups | None, *, positive: bool
+) -> torch.Tensor | None:
+    """A checked float32 copy of a per-attribute ``(C,)`` vector (``None`` stays ``None``).
+
+    Without ``groups`` the length is only checked to be 1-D here; the loss checks it against
+    the logits at each call.
+    """
+    if value is None:
+        return None
+    if groups is None:
+        tensor = as_tensor(value, name)
+        size = tensor.shape[0] if tensor.ndim == 1 else -1
+        names = None
+    else:
+        size, names = groups.num_attributes, groups.attribute_names
+    if size < 0:
+        raise ValueError(f"Expected `{name}` of shape (C,), but got {tuple(tensor.shape)}.")
+    value = check_attribute_vector(value, name, size, positive=positive, attribute_names=names)
+    return value.detach().clone().float()
+
+
+class _LossModule(nn.Module):
+    """A loss module: options checked once in ``__init__``, then one call per ``forward``.
+
+    Subclasses name the function (``_loss_function``, which checks no hyperparameter) and the
+    attributes passed to it as keywords (``_arguments``, a leading ``_`` dropped from the
+    keyword); ``forward(input, target)`` calls ``_loss_function(input, target, groups,
+    **arguments, validate_args=...)``, where
+    ``validate_args`` checks the tensors of each call.
+    """
+
+    _loss_function: ClassVar[Callable[..., torch.Tensor]]
+    _arguments: ClassVar[tuple[str, ...]]
+    _shown: ClassVar[tuple[str, ...]]  # attributes listed by extra_repr
+
+    def __init__(
+        self, groups: Any, ignore_index: Any, reduction: str, validate_args: Any, optional: bool
+    ) -> None:
+        super().__init__()
+        self.groups = check_optional_groups(groups) if optional else check_groups(groups)
+        self.ignore_index = check_int(ignore_index, "ignore_index")
+        self.reduction = check_reduction(reduction)
+        self.validate_args = bool(validate_args)
+
+    def _buffer(self, name: str, value: Any, *, positive: bool = False) -> None:
+        """Register ``value`` (a per-attribute vector or ``None``) as a float32 buffer."""
+        self.register_buffer(name, attribute_buffer(value, name, self.groups, positive=positive))
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the loss of logits ``input`` against ``target``."""
+        kwargs = {name.lstrip("_"): getattr(self, name) for name in self._arguments}
+        return type(self)._loss_function(
+            input, target, self.groups, validate_args=self.validate_args, **kwargs
+        )
+
+    def extra_repr(self) -> str:
+        """Show the hyperparameters in ``print(module)``."""
+        parts = [f"groups={self.groups!r}"]
+        for name in (*self._shown, "reduction"):
+            value = getattr(self, name)
+            if isinstance(value, torch.Tensor):
+                parts.append(f"{name}=({', '.join(str(s) for s in value.shape)},)")
+            else:
+                parts.append(
+                    f"{name}={value:g}" if isinstance(value, float) else f"{name}={value!r}"
+                )
+        return ", ".join(parts)

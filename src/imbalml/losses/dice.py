@@ -1,0 +1,57 @@
+"""``DiceLoss``: the module around :func:`imbalml.functional.dice_loss`."""
+
+from __future__ import annotations
+
+from imbalml.functional.losses.dice import check_dice_options, dice
+from imbalml.groups import AttributeGroups
+from imbalml.losses._base import _LossModule
+
+__all__ = ["DiceLoss"]
+
+
+class DiceLoss(_LossModule):
+    r"""Soft Dice loss per attribute over the batch; see :func:`imbalml.functional.dice_loss`.
+
+    Attributes absent from a batch get loss 0 and are left out of the mean.
+
+    Args:
+        groups: ``None`` for sigmoid probabilities, or the layout for grouped-softmax ones.
+        smooth: Additive smoothing, ``>= 0``.
+        eps: Lower clamp of the denominator, ``> 0``.
+        ignore_index: Target value marking a missing label.
+        reduction: ``"mean"`` (over present attributes), ``"sum"`` or ``"none"`` (``(C,)``).
+        validate_args: Check tensors at each call.
+
+    Raises:
+        ValueError: For out-of-range hyperparameters.
+
+    Shape:
+        - input: ``(N, C)`` logits
+        - target: ``(N, C)``, or ``(N, G)`` integer indices with ``groups``
+        - output: scalar, or ``(C,)`` for ``reduction="none"``
+
+    Example:
+        >>> import torch
+        >>> from imbalml import AttributeGroups, DiceLoss
+        >>> criterion = DiceLoss(AttributeGroups([2, 3]))
+        >>> criterion(torch.zeros(4, 5), torch.tensor([[0, 1], [1, 1], [0, 2], [0, 0]]))
+        tensor(0.3660)
+    """
+
+    def __init__(
+        self,
+        groups: AttributeGroups | None = None,
+        *,
+        smooth: float = 1.0,
+        eps: float = 1e-7,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        validate_args: bool = True,
+    ) -> None:
+        super().__init__(groups, ignore_index, reduction, validate_args, optional=True)
+        check_dice_options(smooth, eps)
+        self.smooth, self.eps = float(smooth), float(eps)
+
+    _loss_function = staticmethod(dice)
+    _arguments = ("smooth", "eps", "ignore_index", "reduction")
+    _shown = ("smooth", "eps")
