@@ -6,22 +6,37 @@ and builds the report's configuration with overrides.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "fashion_attributes"
-if str(EXAMPLE) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE))
 
-import builders  # noqa: E402
-import config as config_mod  # noqa: E402
-import pipeline  # noqa: E402
-import synthetic  # noqa: E402
-import train  # noqa: E402
+
+def _module(name: str) -> ModuleType:
+    """``fashion_recipe.<name>``, the package loaded from its folder (``sys.path`` untouched)."""
+    if "fashion_recipe" not in sys.modules:
+        package = EXAMPLE / "fashion_recipe"
+        spec = importlib.util.spec_from_file_location(
+            "fashion_recipe", package / "__init__.py", submodule_search_locations=[str(package)]
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules["fashion_recipe"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["fashion_recipe"])
+    return importlib.import_module(f"fashion_recipe.{name}")
+
+
+builders = _module("builders")
+config_mod = _module("config")
+pipeline = _module("pipeline")
+synthetic = _module("synthetic")
+train = _module("training")
 
 __all__ = ["builders", "config_mod", "pipeline", "report_config", "synthetic_root", "train"]
 

@@ -138,9 +138,7 @@ def test_report_config_builds_the_report_model() -> None:
     assert (config["epochs"], config["batch_size"], config["lr"], config["weight_decay"]) == (100, 64, 5e-4, 3e-4)
     assert (config["gamma_neg"], config["gamma_pos"], config["clip"], config["loss_reduction"]) == (4.0, 1.0, 0.05, "sum")
     assert (config["image_size"], config["resize_size"], config["mixup"]) == (224, 256, "minority")
-    from fashion import FASHION_GROUPS
-
-    model = builders.build_model(config, FASHION_GROUPS)
+    model = builders.build_model(config, _import("task").FASHION_GROUPS)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == 4_174_426  # the report's count: VAN-B0 with its unused 1000-class head + head
     assert sum(p.numel() for p in model.head.parameters()) == 68_626

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import augment
-import builders
-import features
+from . import augment
+from . import builders
+from . import features
 import torch
-from fashion import GROUP_NAMES
-from selection import Selection, needs_selection, selection_for_run
+from .task import GROUP_NAMES
+from .selection import Selection, needs_selection, selection_for_run
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from imbalml import AttributeGroups, BatchMixup, MixupCollator, label_counts

@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from imbalml import AttributeGroups  # noqa: E402
+from imbalml import AttributeGroups
 
 
 def plot_label_distribution(counts: torch.Tensor, groups: AttributeGroups, path: Path) -> None:

@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import builders
+from . import builders
 import torch
-from checkpoint import atomic_save
-from progress import progress
+from .checkpoint import atomic_save
+from .progress import progress
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
