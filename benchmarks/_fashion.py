@@ -81,5 +81,5 @@ def report_config(**overrides: Any) -> dict[str, Any]:
     config.update(config_mod.load_yaml(EXAMPLE / "configs" / "report.yaml"))
     config.update(pretrained="none")  # nothing to download; speed does not depend on the weights
     config.update(overrides)
-    config_mod._check(config, "benchmark")
+    config_mod.check_config(config, "benchmark")
     return config

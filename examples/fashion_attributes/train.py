@@ -9,7 +9,7 @@ run; ``--config configs/report.yaml`` is the report's full recipe. See README.md
     torchrun --nproc_per_node=2 examples/fashion_attributes/train.py --epochs 2
 """
 
-from fashion_recipe.training import get_args_parser, main
+from fashion_recipe.training import cli
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    cli()

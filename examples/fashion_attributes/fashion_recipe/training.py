@@ -40,7 +40,7 @@ from .checkpoint import (
     require_keys,
     save_checkpoint,
 )
-from .config import add_config_arguments, resolve_config, save_config
+from .config import get_args_parser, parse_cli, resolve_config, save_config
 from .features import HeadOnly
 from .report import metric_report
 from .selection import write_selection
@@ -56,17 +56,6 @@ log = logging.getLogger("fashion")
 
 
 # ------------------------------------------------------------------------------------ set-up
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    """Command-line options: one per configuration key, plus ``--config``."""
-    parser = argparse.ArgumentParser(
-        description="Fine-tune a timm backbone on grouped clothing attributes (imbalml example).",
-        add_help=add_help,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add_config_arguments(parser)
-    return parser
-
-
 class Runtime:
     """Device, process group and the autocast/scaler pair: one AMP path for every setting."""
 
@@ -715,3 +704,8 @@ def _tensorboard(config: dict[str, Any], out_dir: Path) -> Any:
         raise ImportError("--tensorboard true needs the tensorboard package: pip install tensorboard") from exc
     return SummaryWriter(str(out_dir / "tensorboard"))
 
+
+
+def cli(argv: list[str] | None = None) -> dict[str, Any]:
+    """``python train.py [options]``: parse the command line (a bad ``--config`` is a usage error), train."""
+    return main(parse_cli(get_args_parser(), argv))
