@@ -215,6 +215,7 @@ def _figure(report_runs: list[dict[str, Any]], best_runs: list[dict[str, Any]], 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from .task import FASHION_GROUPS
 
     names = list(FASHION_GROUPS.attribute_names)

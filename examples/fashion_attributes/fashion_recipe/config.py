@@ -51,7 +51,7 @@ class ConfigArgumentParser(argparse.ArgumentParser):
     """
 
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
-        pre = argparse.ArgumentParser(add_help=False)
+        pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
         pre.add_argument("--config", type=Path, default=None)
         found, _ = pre.parse_known_args(args)
         if found.config is None:
@@ -90,6 +90,7 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
         description="Fine-tune a timm backbone on grouped clothing attributes (imbalml example). "
         "Without options: a CPU-sized run on a synthetic stand-in dataset.",
         add_help=add_help,
+        allow_abbrev=False,  # `--epoch 2` is an error, not `--epochs 2`
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--config", type=Path, default=None,

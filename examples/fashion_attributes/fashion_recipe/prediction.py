@@ -16,34 +16,38 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from . import builders
-from .checkpoint import load_checkpoint, load_model_state
-from .pipeline import read_groups, subset
-from .report import metric_report
-from .selection import Selection
-
 from imbalml import AttributeGroups, label_counts
 from imbalml.data import AttributeImageDataset, write_predictions
+
+from . import builders
+from .checkpoint import load_checkpoint, load_model_state
+from .engine import predict
+from .pipeline import read_groups, subset
+from .report import metric_report
+from .runtime import resolve_device
+from .selection import Selection
 
 log = logging.getLogger("fashion")
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     """Options of the prediction script."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help)
-    parser.add_argument("checkpoint", type=Path, help="best_score.pt, best_loss.pt or last.pt")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="dataset folder (default: the one the checkpoint was trained on)")
-    parser.add_argument("--split", default="test",
-                        help="train, val, test, or selection: the training images the run held out "
-                        "to select checkpoints (stored in the checkpoint) (default: test)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="prediction file (default: prediction.txt beside the checkpoint)")
-    parser.add_argument("--report", type=Path, default=None,
-                        help="write the metric report (labelled splits) as JSON here")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--device", default="auto")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help,
+                                     allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, help="A best_score.pt, best_loss.pt or last.pt written by train.py.")
+    parser.add_argument("--data-root", type=Path, default=None, metavar="PATH",
+                        help="Dataset folder in the course layout; without it, the one the checkpoint was "
+                        "trained on.")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test", "selection"),
+                        help="Split to predict; selection is the part of the training images the run held "
+                        "out to select checkpoints (stored in the checkpoint).")
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="Prediction file to write; without it, prediction.txt beside the checkpoint.")
+    parser.add_argument("--report", type=Path, default=None, metavar="PATH",
+                        help="Also write the metric report of a labelled split as JSON to this file.")
+    parser.add_argument("--batch-size", type=int, default=64, metavar="N", help="Images per forward pass.")
+    parser.add_argument("--workers", type=int, default=2, metavar="N", help="DataLoader worker processes.")
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N.")
     return parser
 
 
@@ -60,8 +64,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(
             f"{args.checkpoint}: trained for groups of sizes {groups.sizes}, but {root} has {data_groups.sizes}."
         )
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if args.device == "auto" else args.device))
+    device = resolve_device(args.device)
     model = builders.build_model(config, groups)
     load_model_state(model, state["model"], f"Checkpoint {args.checkpoint}")
     model.to(device).eval()
@@ -84,7 +87,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     else:
         dataset = AttributeImageDataset(root, args.split, groups=groups, transform=transform)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers)
-    preds = torch.cat([groups.argmax(model(x.to(device)).float()).cpu() for x, _ in loader])
+    preds = predict(model, loader, groups, device)
     out = args.out or Path(args.checkpoint).with_name("prediction.txt")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(out, preds)

@@ -40,10 +40,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from .task import FASHION_GROUPS, NUM_TEST, NUM_TRAIN, NUM_VAL, TRAIN_COUNTS
 from PIL import Image, ImageChops, ImageDraw
 
 from imbalml import AttributeGroups
+
+from .task import FASHION_GROUPS, NUM_TEST, NUM_TRAIN, NUM_VAL, TRAIN_COUNTS
 
 __all__ = [
     "get_args_parser",
