@@ -6,6 +6,7 @@ and builds the report's configuration with overrides.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import os
@@ -37,8 +38,10 @@ config_mod = _module("config")
 pipeline = _module("pipeline")
 synthetic = _module("synthetic")
 train = _module("training")
+runtime = _module("runtime")
 
-__all__ = ["builders", "config_mod", "pipeline", "report_config", "synthetic_root", "train"]
+__all__ = ["add_data_arguments", "builders", "config_for", "config_mod", "dataset_for", "pipeline", "report_config", "runtime",
+           "synthetic_root", "train"]
 
 
 def synthetic_root(
@@ -83,3 +86,31 @@ def report_config(**overrides: Any) -> dict[str, Any]:
     config.update(overrides)
     config_mod.check_config(config, "benchmark")
     return config
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, *, num_train: int, num_val: int) -> None:
+    """The options of the synthetic dataset and its batches that every example benchmark takes."""
+    parser.add_argument("--num-train", type=int, default=num_train, help="training images of the synthetic set")
+    parser.add_argument("--num-val", type=int, default=num_val, help="its validation images")
+    parser.add_argument("--source-size", type=int, default=300, help="long side of its JPEGs (the course's: ~300)")
+    parser.add_argument("--image-size", type=int, default=224, help="crop (the report: 224)")
+    parser.add_argument("--resize-size", type=int, default=256, help="short side before the crop (the report: 256)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per batch (the report: 64)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="DataLoader workers")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "bench", help="where the datasets are cached")
+
+
+def dataset_for(args: argparse.Namespace) -> Path:
+    """Apply ``--threads`` and return the synthetic dataset the options of :func:`add_data_arguments` name."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return synthetic_root(args.data_dir, num_train=args.num_train, num_val=args.num_val, image_size=args.source_size)
+
+
+def config_for(args: argparse.Namespace, root: Path, **overrides: Any) -> dict[str, Any]:
+    """:func:`report_config` on ``root`` with the batch options of :func:`add_data_arguments`, then ``overrides``."""
+    return report_config(data_root=str(root), workers=args.workers, batch_size=args.batch_size,
+                         image_size=args.image_size, resize_size=args.resize_size, **overrides)

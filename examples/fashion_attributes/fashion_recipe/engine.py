@@ -18,6 +18,17 @@ from .nonfinite import NonFiniteSteps, defer_nonfinite_check, report_nonfinite
 from .runtime import Runtime
 
 
+def _forward(model: nn.Module, images: torch.Tensor, target: torch.Tensor, runtime: Runtime,
+             channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch on the device (images channels-last where asked) through the model under autocast."""
+    images = images.to(runtime.device, non_blocking=True)
+    target = target.to(runtime.device, non_blocking=True)
+    if channels_last and images.ndim == 4:  # not the frozen protocol's features
+        images = images.contiguous(memory_format=torch.channels_last)
+    with runtime.autocast():
+        return model(images), target
+
+
 def train_one_epoch(
     model: nn.Module,
     criterion: nn.Module,
@@ -51,12 +62,7 @@ def train_one_epoch(
     scale = runtime.world_size if getattr(criterion, "reduction", "mean") == "sum" else 1
     shown = progress.progress(batches, desc=f"epoch {epoch + 1} train", mode=_progress_mode(config, runtime))
     for step, (images, targets) in enumerate(shown):
-        images = images.to(runtime.device, non_blocking=True)
-        targets = targets.to(runtime.device, non_blocking=True)
-        if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
-            images = images.contiguous(memory_format=torch.channels_last)
-        with runtime.autocast():
-            logits = model(images)
+        logits, targets = _forward(model, images, targets, runtime, config["channels_last"])
         loss = criterion(logits.float(), targets) * scale
         hard = groups.argmax(targets, validate_args=runtime.check_values)
         if deferred:  # no host read: the flag rides along on the device
@@ -125,12 +131,7 @@ def evaluate(
     summed = getattr(criterion, "reduction", "mean") == "sum"
     preds, targets = [], []
     for images, target in progress.progress(loader, desc="validation", mode=_progress_mode(config, runtime)):
-        images = images.to(runtime.device, non_blocking=True)
-        target = target.to(runtime.device, non_blocking=True)
-        if config["channels_last"] and images.ndim == 4:  # not the frozen protocol's features
-            images = images.contiguous(memory_format=torch.channels_last)
-        with runtime.autocast():
-            logits = model(images)
+        logits, target = _forward(model, images, target, runtime, config["channels_last"])
         loss = criterion(logits.float(), groups.to_one_hot(target, validate_args=check))
         loss_sum += loss if summed else loss * len(target)  # the batch's total over its images
         images_seen += len(target)

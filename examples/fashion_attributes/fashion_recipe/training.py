@@ -1,12 +1,8 @@
-"""Fine-tune a timm backbone on grouped clothing attributes: the fashion-attribute recipe.
+"""``train.py``'s ``main``: build a run from its configuration, train, keep the best checkpoints, report.
 
-With no argument it generates a small synthetic stand-in dataset (once) and trains a CPU-sized
-run; ``--config configs/report.yaml`` is the report's full recipe. See README.md beside this file.
-
-    python examples/fashion_attributes/train.py
-    python examples/fashion_attributes/train.py --config examples/fashion_attributes/configs/report.yaml \
-        --data-root /path/to/FashionDataset --pretrained van-tiny_8xb128_in1k_20220501-385941af.pth
-    torchrun --nproc_per_node=2 examples/fashion_attributes/train.py --epochs 2
+:func:`main` takes the parsed options (:func:`~fashion_recipe.config.get_args_parser`) and returns
+the run's summary; :func:`cli` is the command line. The loops are in :mod:`.engine`, the process
+set-up in :mod:`.runtime`.
 """
 
 from __future__ import annotations
