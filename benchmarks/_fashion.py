@@ -33,6 +33,7 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"fashion_recipe.{name}")
 
 
+augment = _module("augment")
 builders = _module("builders")
 config_mod = _module("config")
 pipeline = _module("pipeline")
@@ -40,7 +41,7 @@ synthetic = _module("synthetic")
 train = _module("training")
 runtime = _module("runtime")
 
-__all__ = ["add_data_arguments", "builders", "config_for", "config_mod", "dataset_for", "pipeline", "report_config", "runtime",
+__all__ = ["add_data_arguments", "augment", "builders", "config_for", "config_mod", "dataset_for", "pipeline", "report_config", "runtime",
            "synthetic_root", "train"]
 
 
@@ -112,5 +113,6 @@ def dataset_for(args: argparse.Namespace) -> Path:
 
 def config_for(args: argparse.Namespace, root: Path, **overrides: Any) -> dict[str, Any]:
     """:func:`report_config` on ``root`` with the batch options of :func:`add_data_arguments`, then ``overrides``."""
-    return report_config(data_root=str(root), workers=args.workers, batch_size=args.batch_size,
-                         image_size=args.image_size, resize_size=args.resize_size, **overrides)
+    options = {"data_root": str(root), "workers": args.workers, "batch_size": args.batch_size,
+               "image_size": args.image_size, "resize_size": args.resize_size}
+    return report_config(**{**options, **overrides})
