@@ -32,7 +32,7 @@ from _helpers.tiny_runs import TINY, make_tiny_dataset
 from imbalml import AttributeGroups
 
 train = import_example("train")
-history = import_example("history")
+history = import_example("outputs")
 runtime_mod = import_example("runtime")
 checkpoint = import_example("checkpoint")
 progress = import_example("progress")

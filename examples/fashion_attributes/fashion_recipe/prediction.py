@@ -22,8 +22,8 @@ from imbalml.data import AttributeImageDataset, write_predictions
 from . import builders
 from .checkpoint import load_checkpoint, load_model_state
 from .engine import predict
+from .outputs import metric_report
 from .pipeline import read_groups, subset
-from .report import metric_report
 from .runtime import resolve_device
 from .selection import Selection
 

@@ -21,7 +21,7 @@ from torch import nn
 from imbalml import AttributeGroups, label_counts
 from imbalml.data import write_predictions
 
-from . import builders, pipeline, plots, posthoc
+from . import builders, pipeline, posthoc
 from .checkpoint import (
     RESUME_KEYS,
     load_checkpoint,
@@ -32,9 +32,8 @@ from .checkpoint import (
 from .config import get_args_parser, parse_cli, resolve_config, save_config
 from .engine import evaluate, predict, train_one_epoch
 from .features import HeadOnly
-from .history import write_history
 from .nonfinite import defer_nonfinite_check
-from .report import metric_report
+from .outputs import metric_report, plot_curves, plot_label_distribution, write_history
 from .runtime import Runtime, seed_epoch
 from .selection import write_selection
 
@@ -129,7 +128,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
 
     if runtime.is_main:
-        plots.plot_label_distribution(counts, groups, out_dir / "label_distribution.png")
+        plot_label_distribution(counts, groups, out_dir / "label_distribution.png")
     writer = _tensorboard(config, out_dir) if runtime.is_main else None
 
     for epoch in range(state["epoch"], config["epochs"]):
@@ -208,8 +207,8 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
     }
     if runtime.is_main:
         history = state["history"]
-        plots.plot_curves(history, ("train_loss", "val_loss"), "loss", out_dir / "loss.png")
-        plots.plot_curves(history, ("train_score", "val_score"), "mean per-class accuracy",
+        plot_curves(history, ("train_loss", "val_loss"), "loss", out_dir / "loss.png")
+        plot_curves(history, ("train_score", "val_score"), "mean per-class accuracy",
                           out_dir / "score.png")
         report = {"checkpoint_epoch": best["best_score_epoch"],
                   "split": "selection" if data.selection is not None else "val",
