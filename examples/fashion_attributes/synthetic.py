@@ -1,5 +1,7 @@
 """Write the synthetic stand-in for the fashion-attribute data, in the course layout.
 
+Run from the repository root::
+
     python examples/fashion_attributes/synthetic.py --out data/fashion-synthetic
 """
 

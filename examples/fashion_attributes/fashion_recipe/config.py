@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from imbalml.data import atomic_write
 from imbalml.functional import MIXUP_MODES
 from imbalml.weights import STRATEGIES
 
@@ -323,5 +324,5 @@ def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def save_config(config: dict[str, Any], path: Path) -> None:
     """Write the resolved configuration as YAML (loadable again with ``--config``)."""
-    with Path(path).open("w") as f:
+    with atomic_write(path, "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)

@@ -188,7 +188,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
             f"and --amp."
         )
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
-    model.load_state_dict(best["model"])
+    load_model_state(model, best["model"], f"Checkpoint {out_dir / 'best_score.pt'}")
     eval_model: nn.Module = HeadOnly(model) if data.head_only else model
     if config["posthoc"] == "tune":
         tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts)
