@@ -34,7 +34,10 @@ from imbalml.data import AttributeImageDataset
 
 def kornia_augmentation(crop: int) -> Any:
     """The report's augmentation with ``kornia.augmentation`` (global RNG; no generator argument)."""
-    import kornia.augmentation as K
+    try:
+        import kornia.augmentation as K
+    except ImportError as exc:
+        raise SystemExit("bench_augment.py compares with kornia: pip install kornia==0.9.0") from exc
 
     return K.AugmentationSequential(
         K.RandomHorizontalFlip(p=0.5),
