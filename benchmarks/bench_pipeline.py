@@ -17,12 +17,10 @@ is the rate at which each pipeline can feed a model. Run:
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import torch
-from _fashion import REPO, pipeline, report_config, synthetic_root, train
+from _fashion import add_data_arguments, config_for, dataset_for, pipeline, train
 from _results import add_output_arguments, synchronizer, table, write_section
 
 
@@ -42,52 +40,21 @@ def time_epoch(data: pipeline.Data, epoch: int, device: torch.device) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--num-train", type=int, default=512, help="training images of the synthetic set"
-    )
-    parser.add_argument("--num-val", type=int, default=64, help="its validation images (not timed)")
-    parser.add_argument(
-        "--source-size", type=int, default=300, help="long side of its JPEGs (the course's: ~300)"
-    )
-    parser.add_argument("--image-size", type=int, default=224, help="crop (the report: 224)")
-    parser.add_argument(
-        "--resize-size", type=int, default=256, help="short side before the crop (256)"
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--workers", type=int, default=len(os.sched_getaffinity(0)), help="DataLoader workers"
-    )
+    add_data_arguments(parser, num_train=512, num_val=64)
     parser.add_argument(
         "--epochs", type=int, default=2, help="epochs per pipeline (the first is warm-up)"
     )
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "bench")
     add_output_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    root = synthetic_root(
-        args.data_dir,
-        num_train=args.num_train,
-        num_val=args.num_val,
-        image_size=args.source_size,
-    )
+    root = dataset_for(args)
     devices = ["cpu"] if args.device in ("cpu", "all") else []
     if args.device in ("cuda", "all") and torch.cuda.is_available():
         devices.append("cuda")
     for device in devices:
         rows, rates = [], {}
         for kind in ("pil", "tensor"):
-            config = report_config(
-                data_root=str(root),
-                device=device,
-                pipeline=kind,
-                workers=args.workers,
-                batch_size=args.batch_size,
-                image_size=args.image_size,
-                resize_size=args.resize_size,
-            )
+            config = config_for(args, root, device=device, pipeline=kind)
             runtime = train.Runtime(config)
             start = time.perf_counter()
             data = pipeline.build_data(config, root, runtime)

@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
-from _fashion import REPO, builders, pipeline, report_config, synthetic_root, train
+from _fashion import add_data_arguments, builders, config_for, dataset_for, pipeline, train
+from _fashion import runtime as runtime_mod
 from _results import add_output_arguments, synchronizer, table, write_section
 
 from imbalml import label_counts
@@ -76,14 +75,7 @@ def _count_syncs(run: Any) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--num-train", type=int, default=FULL_TRAIN)
-    parser.add_argument("--num-val", type=int, default=FULL_VAL)
-    parser.add_argument(
-        "--source-size", type=int, default=300, help="long side of the JPEGs (the course's: ~300)"
-    )
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--resize-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_data_arguments(parser, num_train=FULL_TRAIN, num_val=FULL_VAL)
     parser.add_argument("--backbone", default="van_b0")
     parser.add_argument("--epochs", type=int, default=3, help="end-to-end epochs to measure")
     parser.add_argument("--target-epochs", type=int, default=100, help="epochs of the full run")
@@ -113,38 +105,24 @@ def main() -> None:
         "--channels-last", choices=["auto", "on", "off"], default="auto", help="auto: on for CUDA"
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data" / "bench")
     add_output_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if args.device == "auto" else args.device)
-    )
+    device = runtime_mod.resolve_device(args.device)
     cuda = device.type == "cuda"
     amp = args.amp if args.amp != "auto" else ("bf16" if cuda else "off")
     channels_last = args.channels_last == "on" or (args.channels_last == "auto" and cuda)
 
     start = time.perf_counter()
-    root = synthetic_root(
-        args.data_dir, num_train=args.num_train, num_val=args.num_val, image_size=args.source_size
-    )
+    root = dataset_for(args)
     generate_s = time.perf_counter() - start
-    config = report_config(
-        data_root=str(root),
+    config = config_for(
+        args,
+        root,
         device=str(device),
         pipeline=args.pipeline,
         amp=amp,
         channels_last=channels_last,
         compile=args.compile,
-        workers=args.workers,
-        batch_size=args.batch_size,
-        image_size=args.image_size,
-        resize_size=args.resize_size,
         backbone=args.backbone,
         epochs=args.target_epochs,
         out_dir="runs/bench",

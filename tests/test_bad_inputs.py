@@ -307,6 +307,8 @@ CASES = [
          ValueError, r"run\.yaml: unknown option\(s\) \['learning_rate'\]; known options are: "),
     Case("config-wrong-type", lambda c: c.train("--config", str(write(c.tmp / "run.yaml", "weight_decay: high\n"))),
          ValueError, r"run\.yaml: expected `weight_decay` of type float \(like \S+\), but got 'high' \(str\)"),
+    Case("config-bad-choice", lambda c: c.train("--config", str(write(c.tmp / "run.yaml", "mixup: sometimes\n"))),
+         ValueError, r"run\.yaml: expected `mixup` in \('minority', 'all', 'minority_pairs', 'none'\), but got 'sometimes'"),
     Case("config-not-a-mapping", lambda c: config_mod.load_yaml(write(c.tmp / "run.yaml", "[1, 2]\n")),
          ValueError, r"run\.yaml: expected a mapping of option: value, but got list"),
     Case("dice-summed", lambda c: c.train("--loss", "dice"),

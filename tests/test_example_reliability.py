@@ -32,6 +32,8 @@ from _helpers.tiny_runs import TINY, make_tiny_dataset
 from imbalml import AttributeGroups
 
 train = import_example("train")
+history = import_example("outputs")
+runtime_mod = import_example("runtime")
 checkpoint = import_example("checkpoint")
 progress = import_example("progress")
 
@@ -155,10 +157,10 @@ def restore_determinism():
 
 def test_deterministic_option_sets_the_flags(restore_determinism: None) -> None:
     cuda = torch.device("cuda")  # the flags only; no CUDA needed to set them
-    train.configure_determinism(cuda, deterministic=False)
+    runtime_mod.configure_determinism(cuda, deterministic=False)
     assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
     assert not torch.are_deterministic_algorithms_enabled()
-    train.configure_determinism(cuda, deterministic=True)
+    runtime_mod.configure_determinism(cuda, deterministic=True)
     assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
     assert torch.are_deterministic_algorithms_enabled()
     train.Runtime({"device": "cpu", "amp": "off", "deterministic": False})
@@ -248,7 +250,7 @@ def _row(epoch: int) -> dict:
 @pytest.mark.parametrize(
     "order",
     [
-        train.HISTORY_KEYS,
+        history.HISTORY_KEYS,
         ["epoch", "val_group_accuracy", "train_loss", "val_loss", "val_score", "lr"],
     ],
     ids=["default", "reordered"],
@@ -258,9 +260,9 @@ def test_history_header_is_built_from_the_rows(
 ) -> None:
     """Every cell lands under its own name, whatever the column order and the row's extra keys
     (another split's score, say), so columns can be added without counting positions."""
-    monkeypatch.setattr(train, "HISTORY_KEYS", order)
+    monkeypatch.setattr(history, "HISTORY_KEYS", order)
     rows = [_row(1), _row(2)]
-    train.write_history(rows, tmp_path / "history.csv", GROUPS)
+    history.write_history(rows, tmp_path / "history.csv", GROUPS)
     read = list(csv.DictReader((tmp_path / "history.csv").open()))
     header = next(csv.reader((tmp_path / "history.csv").open()))
     assert header[: len(order) + 5] == [c for k in order for c in (

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,9 +141,7 @@ def test_report_config_builds_the_report_model() -> None:
     assert (config["epochs"], config["batch_size"], config["lr"], config["weight_decay"]) == (100, 64, 5e-4, 3e-4)
     assert (config["gamma_neg"], config["gamma_pos"], config["clip"], config["loss_reduction"]) == (4.0, 1.0, 0.05, "sum")
     assert (config["image_size"], config["resize_size"], config["mixup"]) == (224, 256, "minority")
-    from fashion import FASHION_GROUPS
-
-    model = builders.build_model(config, FASHION_GROUPS)
+    model = builders.build_model(config, _import("task").FASHION_GROUPS)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == 4_174_426  # the report's count: VAN-B0 with its unused 1000-class head + head
     assert sum(p.numel() for p in model.head.parameters()) == 68_626
@@ -181,9 +182,8 @@ def test_command_line_overrides_yaml(tmp_path: Path) -> None:
 def test_bad_config_files_are_named(tmp_path: Path, text: str, match: str) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    args = train.get_args_parser().parse_args(["--config", str(path)])
-    with pytest.raises(ValueError, match=match):
-        config_mod.resolve_config(args)
+    with pytest.raises(ValueError, match=match):  # the file is read (and checked) as the parser's defaults
+        config_mod.resolve_config(train.get_args_parser().parse_args(["--config", str(path)]))
 
 
 def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,3 +198,73 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_data_root_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"--data-root .*nowhere: expected the course layout"):
         run(tmp_path / "nowhere", tmp_path / "out", "--epochs", "1")
+
+
+# ------------------------------------------------------------------------------ command line
+def test_help_gives_every_option_a_sentence_and_one_default(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = train.get_args_parser()
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        text = action.help or ""
+        assert text.rstrip(".").lower() != action.dest.replace("_", " "), action.dest  # not its own name
+        assert len(text.split()) >= 4, (action.dest, text)
+        assert "(default" not in text, (action.dest, text)  # the formatter adds it
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert re.search(r"\(default: [^)]*\)\s*\(default:", out) is None  # printed once, by the formatter
+    assert len(re.findall(r"\(default:\s", out)) == len([a for a in parser._actions if a.dest != "help"])
+
+
+def test_choices_come_from_the_library() -> None:
+    from imbalml.functional import MIXUP_MODES
+    from imbalml.weights import STRATEGIES
+
+    assert config_mod.CHOICES["mixup"] == tuple(MIXUP_MODES)
+    assert config_mod.CHOICES["class_weight_strategy"] == tuple(STRATEGIES)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--epoch", "2"], r"unrecognized arguments: --epoch 2"),  # no abbreviation of --epochs
+        (["--mixup", "sometimes"], r"argument --mixup: invalid choice: 'sometimes'"),
+        (["--config", "{yaml}"], r"error: \S*c\.yaml: unknown option\(s\) \['epoch'\]"),
+        (["--config", "{missing}"], r"error: Config file \S*nowhere\.yaml does not exist"),
+    ],
+)
+def test_command_line_errors_are_usage_errors(argv: list[str], match: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "c.yaml").write_text("epoch: 3\n")
+    argv = [a.format(yaml=tmp_path / "c.yaml", missing=tmp_path / "nowhere.yaml") for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        train.cli(argv)
+    assert exc.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_yaml_values_are_parser_defaults(tmp_path: Path) -> None:
+    """A --config file changes the defaults --help shows; the parser can parse again without it."""
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 7\nmixup: all\n")
+    parser = train.get_args_parser()
+    assert (parser.parse_args(["--config", str(path)]).epochs, parser.parse_args([]).epochs) == (7, 40)
+    assert parser.parse_args(["--config", str(path), "--mixup", "none"]).mixup == "none"
+
+
+@pytest.mark.parametrize("script", ["train.py", "predict.py", "ablate.py", "synthetic.py"])
+def test_entry_scripts_run_as_a_user_runs_them(script: str) -> None:
+    """``python examples/fashion_attributes/<script> --help`` from the repository root, nothing else set."""
+    done = subprocess.run([sys.executable, str(EXAMPLE_DIR / script), "--help"], capture_output=True,
+                          text=True, timeout=300, cwd=EXAMPLE_DIR.parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {script}")
+
+
+def test_no_sys_path_edits_and_no_loose_modules() -> None:
+    files = sorted(EXAMPLE_DIR.rglob("*.py"))
+    assert [p.name for p in files if p.parent == EXAMPLE_DIR] == ["ablate.py", "predict.py", "synthetic.py",
+                                                                  "train.py"]
+    for path in files:
+        assert re.search(r"sys\.path\s*(\.\w+\(|\[|\+?=)", path.read_text()) is None, path

@@ -24,6 +24,7 @@ from torch import nn
 from imbalml import AsymmetricLoss, AttributeGroups
 
 train = import_example("train")
+nonfinite = import_example("nonfinite")
 config_mod = import_example("config")
 pipeline = import_example("pipeline")
 builders = import_example("builders")
@@ -133,11 +134,11 @@ class _IgnoresFoundInf(torch.optim.Adam):
 
 def test_found_inf_hook_is_probed_not_assumed() -> None:
     params = [nn.Parameter(torch.zeros(2))]
-    assert train.skips_step_on_found_inf(torch.optim.Adam(params, fused=True))
-    assert not train.skips_step_on_found_inf(torch.optim.Adam(params))  # no hook: per step
+    assert nonfinite.skips_step_on_found_inf(torch.optim.Adam(params, fused=True))
+    assert not nonfinite.skips_step_on_found_inf(torch.optim.Adam(params))  # no hook: per step
     ignoring = _IgnoresFoundInf(params, fused=True)
     assert ignoring._step_supports_amp_scaling  # it claims the hook ...
-    assert not train.skips_step_on_found_inf(ignoring)  # ... and the probe finds it false
+    assert not nonfinite.skips_step_on_found_inf(ignoring)  # ... and the probe finds it false
     off = SimpleNamespace(is_enabled=lambda: False)
     cuda = SimpleNamespace(device=torch.device("cuda"), scaler=off)
     assert not train.defer_nonfinite_check(cuda, ignoring)  # auto falls back to the per-step check

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import imbalml
+from imbalml.data import atomic_write
 
 FORMAT = "imbalml-fashion-checkpoint"
 FORMAT_VERSION = 1
@@ -26,23 +25,9 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
     A run killed at any moment leaves either the previous file or the new one, never half a file.
     """
-    atomic_save(path, {"format": FORMAT, "format_version": FORMAT_VERSION,
-                       "imbalml_version": imbalml.__version__, **state})
-
-
-def atomic_save(path: str | Path, payload: Any) -> None:
-    """``torch.save(payload, path)`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION,
+                    "imbalml_version": imbalml.__version__, **state}, f)
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:

@@ -44,7 +44,7 @@ def dataset_root(config: dict[str, Any]) -> Path:
                 f"but {root / 'split'} does not exist."
             )
         return root
-    from synthetic import make_synthetic_dataset
+    from .synthetic import make_synthetic_dataset
 
     n_train, n_val, n_test = config["synthetic_sizes"]
     size, seed = config["synthetic_image_size"], config["synthetic_seed"]

@@ -29,17 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import augment
-import builders
-import features
 import torch
-from fashion import GROUP_NAMES
-from selection import Selection, needs_selection, selection_for_run
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from imbalml import AttributeGroups, BatchMixup, MixupCollator, label_counts
 from imbalml.data import AttributeImageDataset, read_attribute_list
 from imbalml.samplers import MinorityOversampler
+
+from . import augment, builders, features
+from .selection import Selection, needs_selection, selection_for_run
+from .task import GROUP_NAMES
 
 
 @dataclass

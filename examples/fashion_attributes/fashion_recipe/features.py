@@ -26,14 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import builders
 import torch
-from checkpoint import atomic_save
-from progress import progress
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from imbalml.data import AttributeImageDataset
+from imbalml.data import AttributeImageDataset, atomic_write
+
+from . import builders
+from .progress import progress
 
 log = logging.getLogger("fashion")
 
@@ -164,7 +164,8 @@ def cached_features(model: builders.AttributeClassifier, dataset: AttributeImage
         model.train(was_training)
     augmented_features = torch.stack(aug) if aug else centre.new_zeros(0, len(augmented), centre.shape[1])
     cache_dir.mkdir(parents=True, exist_ok=True)
-    atomic_save(path, {"key": key, "centre": centre, "augmented": augmented_features})
+    with atomic_write(path, "wb") as f:
+        torch.save({"key": key, "centre": centre, "augmented": augmented_features}, f)
     log.info("feature cache written: %s (%d images x %d views, %.0f s)", path, len(dataset),
              1 + config["feature_views"], time.perf_counter() - start)
     return centre, augmented_features
