@@ -8,13 +8,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from imbalml._validation import (
-    as_tensor,
-    check_groups,
-    check_int,
-    check_optional_groups,
-    check_reduction,
-)
+from imbalml._layout_checks import check_groups, check_optional_groups
+from imbalml._validation import as_tensor, check_int, check_reduction
 from imbalml.functional.losses._common import check_attribute_vector
 from imbalml.groups import AttributeGroups
 

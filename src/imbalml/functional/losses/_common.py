@@ -11,16 +11,14 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import check_optional_groups, check_scores, check_target
 from imbalml._validation import (
     as_tensor,
     check_finite,
     check_floating,
     check_int,
-    check_optional_groups,
     check_reduction,
-    check_scores,
     check_shape,
-    check_target,
     first_true,
     position,
 )

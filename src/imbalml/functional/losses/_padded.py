@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 
 import torch
 
-from imbalml._validation import as_tensor, check_hard_target, check_scores, check_soft_target
+from imbalml._layout_checks import check_hard_target, check_scores, check_soft_target
+from imbalml._validation import as_tensor
 from imbalml.groups import AttributeGroups
 
 

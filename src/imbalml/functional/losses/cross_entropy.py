@@ -6,14 +6,12 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import check_groups, check_optional_groups, check_scores
 from imbalml._validation import (
     as_tensor,
     check_choice,
     check_floating,
-    check_groups,
     check_number,
-    check_optional_groups,
-    check_scores,
     first_true,
     position,
 )
