@@ -372,11 +372,11 @@ CASES = [
     Case("resume-fewer-epochs", lambda c: c.train("--resume", str(c.tampered("e.pt", lambda s: s.update(epoch=3))), "--epochs", "2"),
          ValueError, r"--resume .*e\.pt: expected --epochs >= the 3 epochs the checkpoint has trained, but got 2"),
     Case("resume-weights-do-not-fit", lambda c: c.train("--resume", str(c.tampered("m.pt", lambda s: s["model"].update({"head.fc.weight": torch.zeros(20, 16)})))),
-         ValueError, r"--resume .*m\.pt: expected weights that fit the model this configuration builds, but found head\.fc\.weight has shape \(20, 16\) where the model has \(26, 16\)\."),
+         ValueError, r"--resume .*m\.pt: the state dict does not fit the model: 1 shape mismatch: head\.fc\.weight \(expected \(26, 16\), got \(20, 16\)\)\.$"),
     Case("predict-wrong-groups", lambda c: c.predict(c.tampered("p.pt", lambda s: s.update(groups=AttributeGroups([7, 3, 3, 4, 5, 4]).to_dict()))),
          ValueError, r"p\.pt: trained for groups of sizes \(7, 3, 3, 4, 5, 4\), but .* has \(7, 3, 3, 4, 6, 3\)"),
     Case("predict-wrong-backbone", lambda c: c.predict(c.tampered("b.pt", lambda s: s["config"].update(backbone="van_b0"))),
-         ValueError, r"Checkpoint .*b\.pt: expected weights that fit the model this configuration builds, but found \d+ tensors missing \(backbone\.stages\.0\.blocks\.1\.\S+, .*, \.\.\.\); backbone\.stages\.0\.patch_embed\.proj\.weight has shape \(8, 3, 7, 7\) where the model has \(32, 3, 7, 7\)"),
+         ValueError, r"Checkpoint .*b\.pt: the state dict does not fit the model: \d+ missing keys: backbone\.stages\.0\.blocks\.1\.\S+, .*, \.\.\.; .*\d+ shape mismatches: backbone\.stages\.0\.patch_embed\.proj\.weight \(expected \(32, 3, 7, 7\), got \(8, 3, 7, 7\)\).*\. Expected weights that fit the model this configuration builds\.$"),
     # ---- pretrained weights (load_weights, resolve_weights) --------------------------------
     Case("van-weights-not-van", lambda c: load_weights(timm.create_model("test_van"), timm.create_model("resnet10t", num_classes=0).state_dict()),
          ValueError, r"`source`: Expected a state dict in one of the layouts \('imbalml', 'original', 'openmmlab', 'huggingface', 'timm', 'efficientnet_pytorch'\), but got keys: conv1\.0\.weight"),

@@ -166,3 +166,22 @@ def test_load_weights_reports_through_check_state_dict(tmp_path):
             "test_van", num_classes=5, pretrained=True, pretrained_cfg_overlay={"file": str(path)}
         )
     assert str(timm_info.value) == str(info.value)
+
+
+def test_advice_replaces_the_strict_hint_and_only_for_key_mismatches():
+    model = torch.nn.Linear(2, 3).state_dict()
+    with pytest.raises(ValueError) as info:
+        check_state_dict(model, {"weight": torch.zeros(3, 2)}, source="w.pt", advice="Use run A.")
+    assert str(info.value) == (
+        "w.pt: the state dict does not fit the model: 1 missing key: bias. Use run A."
+    )
+    with pytest.raises(ValueError) as info:
+        check_state_dict(model, {"weight": torch.zeros(3, 2)}, source="w.pt", advice="")
+    assert str(info.value).endswith("1 missing key: bias.")
+    shapes = {"weight": torch.zeros(2, 2), "bias": torch.zeros(3)}
+    with pytest.raises(ValueError) as info:
+        check_state_dict(model, shapes, source="w.pt", advice="Use run A.")
+    assert str(info.value) == (
+        "w.pt: the state dict does not fit the model: 1 shape mismatch: weight "
+        "(expected (3, 2), got (2, 2))."
+    )

@@ -10,6 +10,7 @@ import torch
 
 import imbalml
 from imbalml.data import atomic_write
+from imbalml.models import check_state_dict
 
 FORMAT = "imbalml-fashion-checkpoint"
 FORMAT_VERSION = 1
@@ -92,23 +93,11 @@ def require_keys(state: dict[str, Any], keys: tuple[str, ...], source: str) -> N
 def load_model_state(model: torch.nn.Module, state_dict: dict[str, Any], source: str) -> None:
     """``model.load_state_dict(state_dict)`` (strict), a mismatch reported as ``ValueError``.
 
-    The message names ``source`` (the file and option) and the first few missing, unexpected
-    and differently shaped tensors.
+    The report is the library's (:func:`imbalml.models.check_state_dict`): ``source`` (the file
+    and option), then the first few missing, unexpected and differently shaped tensors.
     """
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [f"{k} has shape {tuple(state_dict[k].shape)} where the model has {tuple(v.shape)}"
-              for k, v in own.items() if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
-    problems = [f"{len(keys)} {what} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
-                for keys, what in ((missing, "tensors missing"), (unexpected, "unexpected tensors"))
-                if keys]
-    problems += shapes[:3] + ([f"{len(shapes) - 3} more shapes differ"] if len(shapes) > 3 else [])
-    if problems:
-        raise ValueError(
-            f"{source}: expected weights that fit the model this configuration builds, "
-            f"but found {'; '.join(problems)}."
-        )
+    check_state_dict(model.state_dict(), state_dict, source=source,
+                     advice="Expected weights that fit the model this configuration builds.")
     model.load_state_dict(state_dict)
 
 

@@ -34,6 +34,7 @@ def check_state_dict(
     source: str,
     strict: bool = True,
     ignore: Iterable[str] = (),
+    advice: str = "Pass strict=False to accept missing and unexpected keys.",
 ) -> None:
     """Check that ``state_dict`` fits ``model_state`` (e.g. ``model.state_dict()``) before loading.
 
@@ -55,6 +56,8 @@ def check_state_dict(
             shape mismatch.
         ignore: Keys left out of the check, on both sides: a key, or a module whose keys all are
             left out (``"head"`` or ``"head."`` covers ``head.fc.weight``, not ``header.w``).
+        advice: The sentence that ends the message when keys are missing or unexpected; a
+            caller that offers no ``strict`` option names its own remedy (``""`` for none).
 
     Raises:
         ValueError: If shapes differ or, with ``strict``, keys are missing or unexpected.
@@ -96,7 +99,5 @@ def check_state_dict(
     if shapes:
         described = [f"{k} (expected {want}, got {got})" for k, want, got in shapes]
         parts.append(_counted(described, "shape mismatch", "shape mismatches"))
-    hint = (
-        " Pass strict=False to accept missing and unexpected keys." if missing or unexpected else ""
-    )
+    hint = f" {advice}" if advice and (missing or unexpected) else ""
     raise ValueError(f"{source}: the state dict does not fit the model: {'; '.join(parts)}.{hint}")
