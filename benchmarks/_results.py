@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from imbalml.data import atomic_write
+
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
 TITLE = "# imbalml benchmark results\n\nWritten by the scripts in `benchmarks/` (one section each, replaced on every run).\n"
 PACKAGES = (
@@ -187,7 +189,6 @@ def write_section(
         text = pattern.sub(lambda _: block, text)
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_write(path, encoding="utf-8") as f:
+        f.write(text)
     print(f"\nwrote section '{name}' of {path}")
