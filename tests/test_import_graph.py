@@ -8,9 +8,14 @@ the source with ``ast``, so an import inside a function counts as much as one at
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+import imbalml
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "imbalml"
@@ -128,3 +133,56 @@ def test_find_cycle_names_the_modules_of_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# ------------------------------------------------------------------ what `import imbalml` costs
+
+
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (this one's path) and return its stdout."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+HEAVY = ("timm", "torchmetrics", "sklearn", "scipy", "imbalml.metrics", "imbalml.models")
+
+
+def test_import_imbalml_imports_no_heavy_dependency_and_installs_no_import_hook() -> None:
+    code = (
+        "import json, sys, torch\n"
+        "hooks = list(sys.meta_path)\n"
+        "import imbalml\n"
+        f"print(json.dumps([[m for m in {HEAVY!r} if m in sys.modules], sys.meta_path == hooks]))\n"
+    )
+    loaded, same_hooks = json.loads(_python(code))
+    assert loaded == []
+    assert same_hooks
+
+
+def test_a_metric_class_imports_torchmetrics_on_first_use() -> None:
+    code = (
+        "import json, sys, imbalml\n"
+        "before = 'torchmetrics' in sys.modules\n"
+        "from imbalml import MeanClassAccuracy\n"
+        "from imbalml.metrics import MeanClassAccuracy as M\n"
+        "print(json.dumps([before, 'torchmetrics' in sys.modules, MeanClassAccuracy is M,\n"
+        "                  MeanClassAccuracy.__module__]))\n"
+    )
+    assert json.loads(_python(code)) == [False, True, True, "imbalml.metrics.accuracy"]
+
+
+def test_lazy_names_are_complete_in_all_and_dir() -> None:
+    import imbalml.metrics
+
+    assert set(imbalml.metrics.__all__) <= set(imbalml.__all__)
+    for name in imbalml.metrics.__all__:
+        assert getattr(imbalml, name) is getattr(imbalml.metrics, name)
+    assert set(imbalml.__all__) <= set(dir(imbalml))
+    assert "metrics" in dir(imbalml) and imbalml.metrics is sys.modules["imbalml.metrics"]
+
+
+def test_an_unknown_name_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match=r"module 'imbalml' has no attribute 'MeanAccuracy'"):
+        imbalml.MeanAccuracy  # noqa: B018
+    assert not hasattr(imbalml, "models_")

@@ -8,8 +8,6 @@ counts positives only, and the losses weight labels as BCE does.
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -344,27 +342,6 @@ def test_groups_is_the_third_parameter_and_validate_args_the_only_spelling() -> 
         assert index == expected, f"{qualname}: groups at {index}, expected {expected}"
         assert params[index].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, qualname
     assert seen > 30
-
-
-def test_import_registers_van_with_timm_lazily() -> None:
-    code = (
-        "import sys, time; t = time.perf_counter(); import imbalml; dt = time.perf_counter() - t\n"
-        "assert 'timm' not in sys.modules and 'imbalml.models' not in sys.modules\n"
-        "import timm\n"
-        "m = timm.create_model('van_b0', num_classes=0)\n"
-        "print(type(m).__name__, 'imbalml.models' in sys.modules, f'{dt:.2f}')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    name, registered, _ = out.stdout.split()
-    assert name == "VAN" and registered == "True"
-
-
-def test_registration_when_timm_was_imported_first() -> None:
-    code = "import timm, imbalml\nprint(type(timm.create_model('test_van')).__name__)\n"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip() == "VAN"
 
 
 def test_plain_loader_end_to_end() -> None:

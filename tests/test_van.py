@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import timm
 import torch
@@ -63,6 +67,32 @@ def test_registered_with_timm():
     assert set(timm.list_models("van_*")) == set(SIZES)
     assert "test_van" in timm.list_models("test_van")
     assert timm.list_models("van_b0", pretrained=True) == ["van_b0.in1k"]
+
+
+def _registered_after(code: str) -> list[str]:
+    """The VAN names timm knows after running ``code`` in a fresh interpreter."""
+    code += "\nimport json, timm\nprint(json.dumps(timm.list_models(['van_*', 'test_van'])))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+ALL_VAN = sorted([*SIZES, "test_van"])
+
+
+@pytest.mark.parametrize(
+    "code", ["import imbalml.models", "from imbalml.models import load_weights",
+             "import timm, imbalml.models"],
+)  # fmt: skip
+def test_importing_imbalml_models_registers_with_timm(code):
+    """As timm's own model files do: ``@register_model`` runs when the module is imported."""
+    assert _registered_after(code) == ALL_VAN
+
+
+def test_import_imbalml_alone_registers_nothing():
+    """``import imbalml`` neither imports timm nor hooks its import: registration is explicit."""
+    assert _registered_after("import imbalml, timm") == []
+    assert _registered_after("import timm, imbalml") == []
 
 
 def test_pretrained_cfg():

@@ -1,11 +1,19 @@
 """imbalml: imbalanced multi-label and multi-attribute classification for PyTorch.
 
-Every public name is importable from here or from its documented submodule. ``import imbalml``
-also registers the VAN backbones with timm (``timm.create_model("van_b0")``), lazily: when timm
-is imported, not before (see :mod:`imbalml.models`).
+Every public name is importable from here or from its documented submodule.
+
+``import imbalml`` does not import timm. The VAN backbones register with timm when
+:mod:`imbalml.models` is imported, as timm's own model files do (``@register_model`` at import):
+``import imbalml.models`` (or ``from imbalml.models import ...``), then
+``timm.create_model("van_b0")``.
 """
 
-from imbalml import _timm_registration, functional
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from imbalml import functional
 from imbalml.data.split import StratifiedSplit, stratified_split
 from imbalml.data.stats import label_counts
 from imbalml.functional.mixup import minority_attributes
@@ -19,24 +27,51 @@ from imbalml.losses import (
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
 )
-from imbalml.metrics import (
-    GroupAccuracy,
-    GroupConfusionMatrix,
-    LabelAveragePrecision,
-    LabelF1Score,
-    LabelPrecision,
-    LabelRecall,
-    MeanClassAccuracy,
-    PerClassAccuracy,
-)
 from imbalml.mixup import BatchMixup, MixupCollator
 from imbalml.samplers import MinorityOversampler
 from imbalml.thresholds import TunedThresholds, tune_thresholds
 from imbalml.weights import class_priors, class_weights
 
+if TYPE_CHECKING:  # imported on first use, by __getattr__ below
+    from imbalml import metrics as metrics
+    from imbalml.metrics import (
+        GroupAccuracy,
+        GroupConfusionMatrix,
+        LabelAveragePrecision,
+        LabelF1Score,
+        LabelPrecision,
+        LabelRecall,
+        MeanClassAccuracy,
+        PerClassAccuracy,
+    )
+
 __version__ = "0.1.0"
 
-_timm_registration.install()
+# The metric classes subclass torchmetrics.Metric; importing torchmetrics takes seconds, so
+# imbalml.metrics is imported the first time one of these names (or ``imbalml.metrics``) is used.
+_METRICS = (
+    "GroupAccuracy",
+    "GroupConfusionMatrix",
+    "LabelAveragePrecision",
+    "LabelF1Score",
+    "LabelPrecision",
+    "LabelRecall",
+    "MeanClassAccuracy",
+    "PerClassAccuracy",
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Import :mod:`imbalml.metrics` on first use of a metric class (PEP 562)."""
+    if name == "metrics" or name in _METRICS:
+        module = importlib.import_module("imbalml.metrics")
+        return module if name == "metrics" else getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "metrics"})
+
 
 __all__ = [
     "AsymmetricLoss",
