@@ -737,6 +737,7 @@ def test_batch_mixup_pickles_and_deep_copies() -> None:
 
 
 def test_both_classes_share_one_checked_set_of_options() -> None:
+    """Each class writes its signature out; the two agree in name, kind, default and type."""
     import inspect
     import typing
 
@@ -745,13 +746,26 @@ def test_both_classes_share_one_checked_set_of_options() -> None:
     collator = inspect.signature(MixupCollator).parameters
     batch = inspect.signature(BatchMixup).parameters
     assert list(batch) == [*collator, "validate_args"]
-    assert all(
-        (batch[name].kind, batch[name].default) == (collator[name].kind, collator[name].default)
-        for name in collator
+    assert len(collator) == 12
+    collator_hints = typing.get_type_hints(MixupCollator.__init__)
+    batch_hints = typing.get_type_hints(BatchMixup.__init__)
+    for name in collator:
+        assert (batch[name].kind, batch[name].default) == (
+            collator[name].kind,
+            collator[name].default,
+        ), name
+        assert batch_hints[name] == collator_hints[name], name
+    assert collator["groups"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert all(collator[n].kind is inspect.Parameter.KEYWORD_ONLY for n in list(collator)[1:])
+    assert batch_hints["validate_args"] is bool and batch["validate_args"].default is True
+    assert (
+        collator_hints["alpha"] is float
+        and collator_hints["mode"] == typing.Literal["minority", "all", "minority_pairs", "none"]
     )
-    hints = typing.get_type_hints(BatchMixup.__init__)
-    assert hints["generator"] == typing.get_type_hints(MixupCollator.__init__)["generator"]
-    assert hints["validate_args"] is bool
+    for cls in (MixupCollator, BatchMixup):  # plain functions: no rewritten signature
+        assert not hasattr(cls.__init__, "__signature__") and cls.__init__.__qualname__ == (
+            f"{cls.__name__}.__init__"
+        )
     assert issubclass(MixupCollator, _MixupOptions) and issubclass(BatchMixup, _MixupOptions)
     for cls in (MixupCollator, BatchMixup):
         with pytest.raises(ValueError, match=r"Expected `alpha` in \(0, inf\), but got -1"):
@@ -759,3 +773,16 @@ def test_both_classes_share_one_checked_set_of_options() -> None:
     module = BatchMixup(counts=[1, 5, 9], seed=3, validate_args=False)
     assert module.validate_args is False and module.minority.tolist() == [True, True, False]
     assert "minority" in dict(module.named_buffers())
+
+
+@pytest.mark.parametrize("cls", [MixupCollator, BatchMixup])
+def test_constructor_errors_name_the_public_class(cls) -> None:
+    name = cls.__name__
+    with pytest.raises(
+        TypeError, match=rf"^{name}\.__init__\(\) takes from 1 to 2 positional arguments but 3"
+    ):
+        cls(FASHION, FASHION_COUNTS)  # counts is keyword-only
+    with pytest.raises(
+        TypeError, match=rf"^{name}\.__init__\(\) got an unexpected keyword argument 'count'"
+    ):
+        cls(FASHION, count=FASHION_COUNTS)

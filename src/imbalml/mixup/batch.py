@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from imbalml._layout_checks import check_target
-from imbalml._signatures import lists_options_of
 from imbalml._validation import as_tensor, check_multi_hot, check_same_device, check_shape
 from imbalml.functional.mixup.mix import check_batch, mixup
+from imbalml.groups import AttributeGroups
 from imbalml.mixup.options import _MixupOptions, _picklable, _unpickled
 
 __all__ = ["BatchMixup"]
@@ -69,9 +69,29 @@ class BatchMixup(_MixupOptions, nn.Module):
         (torch.Size([6, 3, 4, 4]), torch.Size([6, 5]), True)
     """
 
-    @lists_options_of(_MixupOptions.__init__, validate_args=(True, bool))
-    def __init__(self, *args: Any, validate_args: bool, **options: Any) -> None:
-        super().__init__(*args, **options)
+    def __init__(
+        self,
+        groups: AttributeGroups | None = None,
+        *,
+        counts: Any = None,
+        minority: Any = None,
+        mode: Literal["minority", "all", "minority_pairs", "none"] = "minority",
+        alpha: float = 0.2,
+        beta: float = 0.2,
+        count_threshold: float | None = None,
+        p: float = 1.0,
+        per_sample_lam: bool = False,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        ignore_index: int = -100,
+        validate_args: bool = True,
+    ) -> None:
+        super().__init__()  # nn.Module's
+        self._set_options(
+            groups=groups, counts=counts, minority=minority, mode=mode, alpha=alpha, beta=beta,
+            count_threshold=count_threshold, p=p, per_sample_lam=per_sample_lam, seed=seed,
+            generator=generator, ignore_index=ignore_index,
+        )  # fmt: skip
         self.validate_args = bool(validate_args)
 
     def forward(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from torch.utils.data import default_collate, get_worker_info
 from imbalml._layout_checks import check_hard_target
 from imbalml._validation import as_tensor, check_floating, check_multi_hot
 from imbalml.functional.mixup.mix import _mix_targets, _stack_mixup
+from imbalml.groups import AttributeGroups
 from imbalml.mixup.options import _MixupOptions, _picklable, _unpickled
 
 __all__ = ["MixupCollator"]
@@ -105,7 +106,27 @@ class MixupCollator(_MixupOptions):
                 [0., 0., 0.]])
     """
 
-    def _setup(self) -> None:
+    def __init__(
+        self,
+        groups: AttributeGroups | None = None,
+        *,
+        counts: Any = None,
+        minority: Any = None,
+        mode: Literal["minority", "all", "minority_pairs", "none"] = "minority",
+        alpha: float = 0.2,
+        beta: float = 0.2,
+        count_threshold: float | None = None,
+        p: float = 1.0,
+        per_sample_lam: bool = False,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        ignore_index: int = -100,
+    ) -> None:
+        self._set_options(
+            groups=groups, counts=counts, minority=minority, mode=mode, alpha=alpha, beta=beta,
+            count_threshold=count_threshold, p=p, per_sample_lam=per_sample_lam, seed=seed,
+            generator=generator, ignore_index=ignore_index,
+        )  # fmt: skip
         self._seed = self.generator.initial_seed()
         self._worker_seed: int | None = None
         self._worker_generator: torch.Generator | None = None

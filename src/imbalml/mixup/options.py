@@ -1,8 +1,8 @@
 """The hyperparameters :class:`~imbalml.MixupCollator` and :class:`~imbalml.BatchMixup` share.
 
-Both classes take the same arguments and draw their plans the same way; :class:`_MixupOptions`
-checks the arguments once, holds them, and draws a batch's plan, so the two classes differ only
-in where the batch lives (CPU workers or the device).
+Both classes take the same arguments (each lists them in its own signature) and draw their plans
+the same way; :class:`_MixupOptions` checks the arguments, holds them, and draws a batch's plan,
+so the two classes differ only in where the batch lives (CPU workers or the device).
 """
 
 from __future__ import annotations
@@ -84,29 +84,30 @@ def _unpickled(state: dict[str, Any]) -> dict[str, Any]:
 class _MixupOptions:
     """Checked mixup hyperparameters and the plan draw; the base of both mixup classes.
 
-    The arguments are those of :class:`~imbalml.MixupCollator` (see there). A subclass that is
-    an ``nn.Module`` gets ``minority`` as a non-persistent buffer, so it follows ``.to(device)``.
+    Each class lists its own arguments (those of :class:`~imbalml.MixupCollator`; see there) and
+    hands them to :meth:`_set_options`, the one check of them. A subclass that is an
+    ``nn.Module`` gets ``minority`` as a non-persistent buffer, so it follows ``.to(device)``.
     """
 
     minority: torch.Tensor
 
-    def __init__(
+    def _set_options(
         self,
-        groups: AttributeGroups | None = None,
         *,
-        counts: Any = None,
-        minority: Any = None,
-        mode: str = "minority",
-        alpha: float = 0.2,
-        beta: float = 0.2,
-        count_threshold: float | None = None,
-        p: float = 1.0,
-        per_sample_lam: bool = False,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        ignore_index: int = -100,
+        groups: AttributeGroups | None,
+        counts: Any,
+        minority: Any,
+        mode: str,
+        alpha: float,
+        beta: float,
+        count_threshold: float | None,
+        p: float,
+        per_sample_lam: bool,
+        seed: int | None,
+        generator: torch.Generator | None,
+        ignore_index: int,
     ) -> None:
-        super().__init__()  # nn.Module's, for BatchMixup
+        """Check the options and store them (``nn.Module.__init__`` must have run)."""
         self.groups = check_optional_groups(groups)
         mask = _minority(self.groups, counts, minority, count_threshold)
         if isinstance(self, torch.nn.Module):
@@ -118,10 +119,6 @@ class _MixupOptions:
         self.ignore_index = check_int(ignore_index, "ignore_index")
         #: The CPU generator every draw comes from (save its state to resume).
         self.generator = _generator(seed, generator)
-        self._setup()
-
-    def _setup(self) -> None:
-        """Set a subclass's own state once the options are checked."""
 
     def _plan(self, soft: torch.Tensor, generator: torch.Generator) -> MixupPlan:
         """Draw the plan for a batch of soft targets ``(N, C)`` (unchecked: the caller checked)."""
