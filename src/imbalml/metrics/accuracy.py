@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 import torch
 
-from imbalml._signatures import lists_options_of
 from imbalml._validation import check_choice
 from imbalml.functional.metrics.from_counts import accuracy_from_any, per_class_from_any
+from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["GroupAccuracy", "MeanClassAccuracy", "PerClassAccuracy"]
@@ -101,11 +101,25 @@ class GroupAccuracy(_ConfusionMetric):
 
     higher_is_better = True
 
-    @lists_options_of(
-        _ConfusionMetric.__init__, first=True, average=("none", Literal["none", "mean"])
-    )
-    def __init__(self, *args: Any, average: str, **options: Any) -> None:
-        super().__init__(*args, **options)
+    def __init__(
+        self,
+        groups: AttributeGroups | None = None,
+        *,
+        average: Literal["none", "mean"] = "none",
+        num_labels: int | None = None,
+        threshold: float | torch.Tensor | None = None,
+        ignore_index: int = -100,
+        validate_args: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            groups,
+            num_labels=num_labels,
+            threshold=threshold,
+            ignore_index=ignore_index,
+            validate_args=validate_args,
+            **kwargs,
+        )
         self.average = check_choice(average, "average", ("none", "mean"))
 
     def compute(self) -> torch.Tensor:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-from imbalml._signatures import lists_options_of
 from imbalml._validation import check_choice
 from imbalml.functional.metrics.count_metrics import AVERAGES
 from imbalml.functional.metrics.from_counts import label_scores_from_counts
+from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
 
 __all__ = ["LabelF1Score", "LabelPrecision", "LabelRecall"]
@@ -22,9 +22,25 @@ class _LabelScore(_ConfusionMetric):
     higher_is_better = True
     _metric = ""
 
-    @lists_options_of(_ConfusionMetric.__init__, first=True, average=("macro", str))
-    def __init__(self, *args: Any, average: str, **options: Any) -> None:
-        super().__init__(*args, **options)
+    def __init__(
+        self,
+        groups: AttributeGroups | None = None,
+        *,
+        average: Literal["macro", "none"] = "macro",
+        num_labels: int | None = None,
+        threshold: float | torch.Tensor | None = None,
+        ignore_index: int = -100,
+        validate_args: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            groups,
+            num_labels=num_labels,
+            threshold=threshold,
+            ignore_index=ignore_index,
+            validate_args=validate_args,
+            **kwargs,
+        )
         self.average = check_choice(average, "average", AVERAGES)
 
     def compute(self) -> torch.Tensor:
