@@ -156,6 +156,62 @@ def test_found_inf_hook_is_probed_not_assumed() -> None:
         train.defer_nonfinite_check(on, torch.optim.Adam(params, fused=True), "deferred")
 
 
+def _run_scheduled(nonfinite_check: str, on_nonfinite: str, bad_steps: tuple[int, ...]):
+    """Five steps of the loop with a per-batch schedule (the recipe's one-cycle)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(48, GROUPS.num_attributes))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-2, total_steps=5)
+    runtime = train.Runtime({"device": "cpu", "amp": "off"})
+    criterion = AsymmetricLoss(GROUPS, reduction="sum", validate_args=False)
+    config = {
+        "channels_last": False,
+        "on_nonfinite": on_nonfinite,
+        "nonfinite_check": nonfinite_check,
+    }
+    result = train.train_one_epoch(
+        model, criterion, _batches(bad_steps), optimizer, runtime, GROUPS, 0, config, scheduler
+    )
+    return scheduler, optimizer, result
+
+
+@pytest.mark.parametrize("check", ["step", "auto"])
+def test_a_skipped_step_does_not_advance_a_per_step_schedule(check: str) -> None:
+    scheduler, optimizer, result = _run_scheduled(check, "skip", (1, 3))
+    assert result["skipped_steps"] == 2
+    assert scheduler.last_epoch == 3  # three optimizer steps, three schedule steps
+    reference = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=1e-2)
+    ref = torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=1e-2, total_steps=5)
+    for _ in range(3):
+        reference.step()
+        ref.step()
+    assert optimizer.param_groups[0]["lr"] == reference.param_groups[0]["lr"]
+
+
+def test_deferred_skip_with_a_per_step_schedule_is_refused() -> None:
+    """Deferred, the host cannot know which steps were skipped: the schedule would run ahead."""
+    with pytest.raises(
+        ValueError,
+        match=r"Expected --nonfinite-check step or auto with --on-nonfinite skip and a per-batch "
+        r"schedule \(a skipped step does not advance it, .*\), but got --nonfinite-check deferred\.",
+    ):
+        _run_scheduled("deferred", "skip", (2,))
+    scheduler, _, result = _run_scheduled("deferred", "stop", ())  # stop: deferral is still fine
+    assert scheduler.last_epoch == 5 and result["skipped_steps"] == 0
+
+
+def test_auto_checks_every_step_under_skip_with_a_per_step_schedule() -> None:
+    params = [nn.Parameter(torch.zeros(2))]
+    fused = torch.optim.Adam(params, fused=True)
+    cuda = SimpleNamespace(
+        device=torch.device("cuda"), scaler=SimpleNamespace(is_enabled=lambda: False)
+    )
+    defer = train.defer_nonfinite_check
+    assert not defer(cuda, fused, per_step_schedule=True, on_nonfinite="skip")
+    assert defer(cuda, fused, per_step_schedule=True, on_nonfinite="stop")
+    assert defer(cuda, fused, per_step_schedule=False, on_nonfinite="skip")
+
+
 # --------------------------------------------------------------------------------- CUDA only
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -42,7 +42,8 @@ def train_one_epoch(
 ) -> dict[str, float]:
     """One pass over the training batches ``(images, soft_targets)``; returns loss and score.
 
-    ``step_scheduler``, when given, is stepped after every optimizer step (per-batch schedules).
+    ``step_scheduler``, when given, is stepped after every optimizer step (per-batch schedules); a
+    skipped step does not step it.
 
     The training score compares predictions with the dominant attribute of each (mixed) target.
     A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step;
@@ -54,7 +55,9 @@ def train_one_epoch(
     averages is the gradient of the global batch's sum, as in a single-process run.
     """
     model.train()
-    deferred = defer_nonfinite_check(runtime, optimizer, config.get("nonfinite_check", "auto"))
+    deferred = defer_nonfinite_check(runtime, optimizer, config.get("nonfinite_check", "auto"),
+                                     per_step_schedule=step_scheduler is not None,
+                                     on_nonfinite=config.get("on_nonfinite", "stop"))
     nonfinite = NonFiniteSteps(runtime)
     metric = MeanClassAccuracy(groups, validate_args=False).to(runtime.device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)

@@ -17,7 +17,8 @@ from .runtime import Runtime
 log = logging.getLogger("fashion")
 
 
-def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer, mode: str = "auto") -> bool:
+def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer, mode: str = "auto", *,
+                          per_step_schedule: bool = False, on_nonfinite: str = "stop") -> bool:
     """Whether ``train_one_epoch`` checks losses on the device instead of at every step.
 
     ``mode`` is ``--nonfinite-check``: ``"step"`` reads the loss at every step; ``"deferred"``
@@ -30,6 +31,10 @@ def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer, mo
     does (:func:`skips_step_on_found_inf` checks that the optimizer honours it), and the flags are
     read once at the end of the epoch: ``stop`` raises there in every process, with the same message
     naming the first such step; ``skip`` logs it.
+
+    A skipped step does not advance a per-batch learning-rate schedule (``per_step_schedule``): the
+    host must then know at each step whether it was skipped, so ``skip`` with a per-batch schedule
+    checks every step (``auto``) or is refused (``deferred``).
     """
     if mode == "step" or (mode == "auto" and runtime.device.type != "cuda"):
         return False
@@ -43,6 +48,14 @@ def defer_nonfinite_check(runtime: Runtime, optimizer: torch.optim.Optimizer, mo
             f"Expected --nonfinite-check deferred with a fused optimizer and no fp16 scaler, but got "
             f"{reason}; use --nonfinite-check step or auto."
         )
+    if per_step_schedule and on_nonfinite == "skip":  # the schedule steps only after a real step
+        if mode == "deferred":
+            raise ValueError(
+                "Expected --nonfinite-check step or auto with --on-nonfinite skip and a per-batch "
+                "schedule (a skipped step does not advance it, so each step's outcome is read on the "
+                "host), but got --nonfinite-check deferred."
+            )
+        return False
     return reason is None
 
 

@@ -99,7 +99,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     criterion = criterion.to(runtime.device)
     optimizer = builders.build_optimizer(config, model, runtime.device)
     scheduler, per_step = builders.build_scheduler(config, optimizer, data.steps_per_epoch)
-    deferred = defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"])  # refused here, or fine
+    deferred = defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"], per_step_schedule=per_step,
+                                     on_nonfinite=config["on_nonfinite"])  # refused here, or fine
     log.info("non-finite losses: %s", "flagged on the device, read once per epoch" if deferred else "read every step")
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("model: %s + grouped head, %s trainable parameters%s%s", config["backbone"], f"{n_params:,}",
