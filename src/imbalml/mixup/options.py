@@ -90,6 +90,8 @@ class _MixupOptions:
     """
 
     minority: torch.Tensor
+    #: The CPU generator every draw comes from (save its state to resume).
+    generator: torch.Generator
 
     def _set_options(
         self,
@@ -117,7 +119,6 @@ class _MixupOptions:
         self.mode, self.alpha, self.beta, self.p = _check_options(mode, alpha, beta, p)
         self.per_sample_lam = bool(per_sample_lam)
         self.ignore_index = check_int(ignore_index, "ignore_index")
-        #: The CPU generator every draw comes from (save its state to resume).
         self.generator = _generator(seed, generator)
 
     def _plan(self, soft: torch.Tensor, generator: torch.Generator) -> MixupPlan:
