@@ -1,6 +1,8 @@
 """imbalml: imbalanced multi-label and multi-attribute classification for PyTorch.
 
-Every public name is importable from here or from its documented submodule.
+Every public name is importable from here or from its documented submodule. The metric classes
+(``MeanClassAccuracy`` ...) subclass ``torchmetrics.Metric`` and import torchmetrics the first time
+one of them is used, so ``import imbalml`` stays fast.
 
 ``import imbalml`` does not import timm. The VAN backbones register with timm when
 :mod:`imbalml.models` is imported, as timm's own model files do (``@register_model`` at import):
