@@ -24,13 +24,13 @@ from _integration_cases import (
     metric_target,
 )
 
+import imbalml as im
+
 MODES = {"inference_mode": torch.inference_mode, "no_grad": torch.no_grad}
 
 
 def test_issue_reproducer() -> None:
-    """The issue's snippet, verbatim apart from the layout."""
-    import imbalml as im
-
+    """The issue's snippet, verbatim (the fashion layout; in this folder no earlier test uses it)."""
     g = im.AttributeGroups([7, 3, 3, 4, 6, 3])
     crit = im.AsymmetricLoss(g)
     y = torch.stack([torch.randint(0, k, (4,)) for k in g.sizes], 1)
