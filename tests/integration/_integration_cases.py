@@ -257,6 +257,8 @@ GROUPED_METRICS = [
         "LabelAveragePrecision[grouped]", True, lambda g, **o: im.LabelAveragePrecision(g, **o)
     ),
 ]
+#: Every plain metric takes ``num_labels`` (issue 21, item 5: the same constructor arguments across
+#: metrics; before the change ``LabelAveragePrecision`` refused it).
 PLAIN_METRICS = [
     MetricCase(
         "MeanClassAccuracy[plain]",
@@ -280,7 +282,11 @@ METRICS = GROUPED_METRICS + PLAIN_METRICS
 def metric_preds(
     case: MetricCase, groups: im.AttributeGroups, n: int = N, seed: int = 1
 ) -> torch.Tensor:
-    """Probabilities ``(N, C)``: per-group softmax (grouped) or sigmoid (plain) of logits."""
+    """Probabilities ``(N, C)``: per-group softmax (grouped) or sigmoid (plain) of logits.
+
+    Probabilities are valid input under torchmetrics' rule (scores in ``[0, 1]`` are used as
+    given, others go through the sigmoid / softmax), which the metrics follow after issue 21.
+    """
     scores = logits(groups.num_attributes, n, seed=seed)
     return F.grouped_softmax(scores, groups) if case.grouped else scores.sigmoid()
 
