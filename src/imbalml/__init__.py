@@ -7,7 +7,7 @@ is imported, not before (see :mod:`imbalml.models`).
 
 from imbalml import _timm_registration, functional
 from imbalml.data.split import StratifiedSplit, stratified_split
-from imbalml.data.stats import label_counts
+from imbalml.data.stats import LabelCounts, label_counts
 from imbalml.functional.mixup import minority_attributes
 from imbalml.groups import AttributeGroups
 from imbalml.heads import GroupedSoftmaxHead
@@ -49,6 +49,7 @@ __all__ = [
     "GroupedCrossEntropyLoss",
     "GroupedSoftmaxHead",
     "LabelAveragePrecision",
+    "LabelCounts",
     "LabelF1Score",
     "LabelPrecision",
     "LabelRecall",
