@@ -228,7 +228,7 @@ CASES = [
     Case("plain-metric-num-labels", lambda c: MeanClassAccuracy(None),
          TypeError, r"Expected `num_labels` \(the number C of labels\) for plain multi-label \(groups=None\), but got None"),
     Case("plain-class-weights", lambda c: class_weights(torch.ones(C)),
-         TypeError, r"Expected `num_samples` \(the number of images the positives in `counts` were counted over\)"),
+         TypeError, r"Expected `counts` to be an imbalml.LabelCounts for plain multi-label \(groups=None\)"),
     Case("mixup-counts-and-minority", lambda c: MixupCollator(counts=torch.ones(C), minority=torch.ones(C, dtype=torch.bool)),
          TypeError, r"Expected exactly one of `counts` .* and `minority` .*, but got both"),
     Case("weighted-ce-without-weight", lambda c: weighted_cross_entropy(logits(), hard(), GROUPS, weight=None),

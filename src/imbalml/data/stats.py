@@ -14,7 +14,7 @@ from imbalml.groups import AttributeGroups
 __all__ = ["LabelCounts", "label_counts"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tensors have no single truth value: compare fields
 class LabelCounts:
     """Per-attribute (per-label) counts of a target, missing labels kept apart.
 
