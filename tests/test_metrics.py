@@ -735,11 +735,15 @@ def test_grouped_average_precision_takes_logits_or_softmax_probabilities() -> No
     groups = AttributeGroups([3, 2])
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(40, 5, generator=g) * 3
-    target = torch.stack([torch.randint(0, 3, (40,), generator=g), torch.randint(0, 2, (40,), generator=g)], 1)
+    target = torch.stack(
+        [torch.randint(0, 3, (40,), generator=g), torch.randint(0, 2, (40,), generator=g)], 1
+    )
     target[:, 0][target[:, 0] == 2] = 1  # attribute 2 absent: no AP, left out of the macro mean
     probs = grouped_softmax(logits, groups)
     from_logits = label_average_precision(logits, target, groups, average="none")
-    torch.testing.assert_close(label_average_precision(probs, target, groups, average="none"), from_logits, equal_nan=True)
+    torch.testing.assert_close(
+        label_average_precision(probs, target, groups, average="none"), from_logits, equal_nan=True
+    )
     assert bool(from_logits[2].isnan())
     want = multiclass_average_precision(probs[:, :3], target[:, 0], num_classes=3, average="none")
     torch.testing.assert_close(from_logits[:3], want, equal_nan=True)

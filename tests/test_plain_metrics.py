@@ -401,17 +401,25 @@ def test_logits_get_a_sigmoid_in_every_plain_metric() -> None:
     logits = torch.logit(probs.clamp(1e-4, 1 - 1e-4))
     for fn in (mean_class_accuracy, label_recall, label_precision, label_f1_score):
         torch.testing.assert_close(fn(logits, target), fn(logits.sigmoid(), target))
-    torch.testing.assert_close(per_class_accuracy(logits, target), per_class_accuracy(logits.sigmoid(), target))
+    torch.testing.assert_close(
+        per_class_accuracy(logits, target), per_class_accuracy(logits.sigmoid(), target)
+    )
     torch.testing.assert_close(
         multilabel_confusion_matrix(logits, target, threshold=0.3),
         multilabel_confusion_matrix(logits.sigmoid(), target, threshold=0.3),
     )
-    torch.testing.assert_close(label_average_precision(logits, target), label_average_precision(probs, target))
+    torch.testing.assert_close(
+        label_average_precision(logits, target), label_average_precision(probs, target)
+    )
     torch.testing.assert_close(
         label_recall(logits, target, average="none"),
         multilabel_recall(logits, target, num_labels=5, average="none").double(),
     )
-    for metric in (MeanClassAccuracy(num_labels=5), LabelF1Score(num_labels=5), LabelAveragePrecision(num_labels=5)):
+    for metric in (
+        MeanClassAccuracy(num_labels=5),
+        LabelF1Score(num_labels=5),
+        LabelAveragePrecision(num_labels=5),
+    ):
         metric.update(logits, target)
         from_logits = metric.compute()
         metric.reset()
@@ -422,7 +430,14 @@ def test_logits_get_a_sigmoid_in_every_plain_metric() -> None:
 def test_every_metric_class_takes_the_same_constructor_arguments() -> None:
     """LabelAveragePrecision(num_labels=20) works as LabelF1Score(num_labels=20) does."""
     common = {"num_labels": 20, "ignore_index": -1, "validate_args": False}
-    for cls in (MeanClassAccuracy, GroupAccuracy, LabelRecall, LabelPrecision, LabelF1Score, LabelAveragePrecision):
+    for cls in (
+        MeanClassAccuracy,
+        GroupAccuracy,
+        LabelRecall,
+        LabelPrecision,
+        LabelF1Score,
+        LabelAveragePrecision,
+    ):
         metric = cls(None, **common)
         assert (metric.num_labels, metric.ignore_index, metric.validate_args) == (20, -1, False)
     for cls in (GroupAccuracy, LabelRecall, LabelPrecision, LabelF1Score, LabelAveragePrecision):

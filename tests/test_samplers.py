@@ -314,7 +314,8 @@ def test_missing_labels_are_unknown_not_negatives() -> None:
     assert MinorityOversampler(target).frequency_threshold == pytest.approx(0.75)
     assert MinorityOversampler(target).counts.labelled.tolist() == [4, 2]
     grouped = MinorityOversampler(
-        torch.tensor([[0, 1], [0, 0], [1, -100], [1, -100]]), AttributeGroups([2, 2]),
+        torch.tensor([[0, 1], [0, 0], [1, -100], [1, -100]]),
+        AttributeGroups([2, 2]),
         frequency_threshold=1.0,
     )
     # group 1: attribute 3 in 1 of the 2 labelled images

@@ -39,7 +39,9 @@ def test_sizes_disjoint_complete_and_counts(test_size, n_test: int) -> None:
     assert torch.equal(torch.cat([split.train, split.test]).sort().values, torch.arange(600))
     assert torch.equal(split.train_counts, label_counts(target[split.train], FASHION).positives)
     assert torch.equal(split.test_counts, label_counts(target[split.test], FASHION).positives)
-    assert torch.equal(split.train_counts + split.test_counts, label_counts(target, FASHION).positives)
+    assert torch.equal(
+        split.train_counts + split.test_counts, label_counts(target, FASHION).positives
+    )
 
 
 def test_every_attribute_keeps_its_share() -> None:
@@ -55,7 +57,9 @@ def test_every_attribute_keeps_its_share() -> None:
     random_dev = []
     for _ in range(20):
         test = torch.from_numpy(rng.permutation(1000)[:200])
-        random_dev.append((label_counts(target[test], FASHION).positives.double() - 0.2 * total).abs().mean())
+        random_dev.append(
+            (label_counts(target[test], FASHION).positives.double() - 0.2 * total).abs().mean()
+        )
     assert float(deviation.mean()) < 0.5 * float(np.mean(random_dev))
 
 

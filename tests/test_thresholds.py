@@ -169,7 +169,12 @@ def test_grouped_softmax_probabilities_give_the_offsets_of_the_logits() -> None:
 
     groups, logits, target = grouped_problem()
     priors = class_priors(groups.to_one_hot(target).sum(0), groups)
-    kwargs = {"metric": "mean_class_accuracy", "priors": priors, "min_positives": 0, "shrinkage": 0.0}
+    kwargs = {
+        "metric": "mean_class_accuracy",
+        "priors": priors,
+        "min_positives": 0,
+        "shrinkage": 0.0,
+    }
     from_logits = tune_thresholds(logits, target, groups, **kwargs)
     from_probs = tune_thresholds(grouped_softmax(logits, groups), target, groups, **kwargs)
     torch.testing.assert_close(from_probs.tau, from_logits.tau)

@@ -179,9 +179,7 @@ def test_issue_example_priors_ignore_missing_labels() -> None:
     assert priors.dtype == torch.float32
     torch.testing.assert_close(priors, torch.tensor([0.5, 0.5]))
     torch.testing.assert_close(class_weights(counts), torch.tensor([1.0, 1.0]))
-    torch.testing.assert_close(
-        class_priors(counts, smoothing=1.0), torch.tensor([2 / 4, 3 / 6])
-    )
+    torch.testing.assert_close(class_priors(counts, smoothing=1.0), torch.tensor([2 / 4, 3 / 6]))
 
 
 def test_grouped_priors_and_weights_from_partially_labelled_targets() -> None:

@@ -23,8 +23,6 @@ from imbalml.functional.metrics.grouped_counts import split_confusion
 from imbalml.groups import AttributeGroups
 
 __all__ = [
-    "GROUP_AVERAGES",
-    "LABEL_AVERAGES",
     "confusion_matrices",
     "group_accuracy",
     "label_f1_score",

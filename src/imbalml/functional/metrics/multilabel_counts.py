@@ -46,7 +46,7 @@ def _check_threshold(threshold: Any, num_labels: int) -> float | torch.Tensor:
 
 
 def probabilities(preds: torch.Tensor) -> torch.Tensor:
-    """torchmetrics' rule for float scores: all inside ``[0, 1]``, probabilities; else logits.
+    """Apply torchmetrics' rule to float scores: all inside ``[0, 1]``, probabilities; else logits.
 
     Logits get a sigmoid. The choice is made on the device (``torch.where`` of one
     ``all()``), so nothing is read back to the host.

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from imbalml._layout_checks import check_optional_groups, check_scores
-from imbalml._validation import as_tensor, check_choice, check_finite, check_multi_hot, check_shape
+from imbalml._validation import as_tensor, check_finite, check_multi_hot, check_shape
 from imbalml.functional.grouped import grouped_softmax
 from imbalml.functional.metrics.count_metrics import LABEL_AVERAGES, _check_average
 from imbalml.functional.metrics.grouped_counts import _grouped_target
