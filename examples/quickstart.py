@@ -24,7 +24,7 @@ def main() -> dict[str, float]:
         loss.backward()
         optimizer.step()
     head.eval()
-    score, group_acc = MeanClassAccuracy(groups), GroupAccuracy(groups, average="mean")
+    score, group_acc = MeanClassAccuracy(groups), GroupAccuracy(groups, average="macro")
     with torch.no_grad():
         logits = head(features)
     score.update(logits, labels)

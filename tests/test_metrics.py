@@ -30,6 +30,7 @@ from torchmetrics import MetricCollection
 from imbalml import (
     AttributeGroups,
     GroupAccuracy,
+    LabelAveragePrecision,
     MeanClassAccuracy,
     PerClassAccuracy,
 )
@@ -37,6 +38,10 @@ from imbalml.functional import (
     confusion_counts,
     confusion_matrices,
     group_accuracy,
+    label_average_precision,
+    label_f1_score,
+    label_precision,
+    label_recall,
     mean_class_accuracy,
     per_class_accuracy,
 )
@@ -66,7 +71,11 @@ def ref_per_class(
         if y.size == 0:
             out.append(np.full(k, np.nan))
         else:
-            out.append(recall_score(y, p, labels=range(k), average=None, zero_division=np.nan))
+            # torchmetrics' multiclass rule: recall 0 where undefined, NaN (left out of the
+            # macro mean) for an attribute neither in the target nor predicted
+            recall = recall_score(y, p, labels=range(k), average=None, zero_division=0)
+            nothing = ~np.isin(np.arange(k), y) & ~np.isin(np.arange(k), p)
+            out.append(np.where(nothing, np.nan, recall))
     return np.concatenate(out)
 
 
@@ -122,7 +131,7 @@ def test_functional_metrics_match_sklearn(case: tuple[GroupedProblem, np.ndarray
     expected_acc = ref_group_accuracy(preds, target, groups, ignore)
     assert acc.dtype == torch.float64 and acc.shape == (groups.num_groups,)
     np.testing.assert_allclose(acc.numpy(), expected_acc, rtol=1e-15)
-    mean_acc = group_accuracy(p, t, groups, ignore_index=ignore, average="mean")
+    mean_acc = group_accuracy(p, t, groups, ignore_index=ignore, average="macro")
     if np.isnan(expected_acc).all():
         assert bool(mean_acc.isnan())
     else:
@@ -207,7 +216,7 @@ def test_group_without_labels_is_nan_and_left_out_of_means() -> None:
     preds = torch.tensor([[0, 2], [0, 2]])
     acc = group_accuracy(preds, target, groups)
     assert acc[0].item() == 0.5 and bool(acc[1].isnan())
-    assert group_accuracy(preds, target, groups, average="mean").item() == 0.5
+    assert group_accuracy(preds, target, groups, average="macro").item() == 0.5
     assert mean_class_accuracy(preds, target, groups).item() == 0.5
 
 
@@ -369,14 +378,16 @@ def test_mean_class_accuracy_without_labels() -> None:
 def test_group_accuracy_bad_average() -> None:
     groups = AttributeGroups([2, 2])
     with pytest.raises(
-        ValueError, match=r"Expected `average` to be one of \('none', 'mean'\), but got 'macro'\."
+        ValueError,
+        match=r"Expected `average` to be one of \('micro', 'macro', 'none'\), but got 'mean': "
+        r"imbalml uses torchmetrics' names",
     ):
         group_accuracy(
             torch.zeros(1, 2, dtype=torch.long),
             torch.zeros(1, 2, dtype=torch.long),
             groups,
-            average="macro",
-        )  # type: ignore[arg-type]
+            average="mean",
+        )
 
 
 # ---------------------------------------------------------------------------------- metric classes
@@ -391,7 +402,7 @@ def one_shot(preds, target, groups: AttributeGroups, ignore: int) -> dict[str, o
         "mca": per_class.nanmean(),  # NaN when no label at all, where the functional raises
         "per_class": per_class,
         "group_acc": group_acc,
-        "group_mean": group_accuracy(preds, target, groups, ignore_index=ignore, average="mean"),
+        "group_mean": group_accuracy(preds, target, groups, ignore_index=ignore, average="macro"),
         "confmat": confusion_matrices(preds, target, groups, ignore_index=ignore),
     }
 
@@ -528,10 +539,10 @@ def test_state_dict_round_trip() -> None:
 
 def test_pickle_round_trip() -> None:
     groups = AttributeGroups([3, 2], names=["colour", "size"])
-    metric = GroupAccuracy(groups, average="mean", ignore_index=-1)
+    metric = GroupAccuracy(groups, average="macro", ignore_index=-1)
     metric.update(torch.tensor([[0, 1], [2, 1]]), torch.tensor([[0, 1], [1, -1]]))
     restored = pickle.loads(pickle.dumps(metric))
-    assert restored.groups == groups and restored.average == "mean" and restored.ignore_index == -1
+    assert restored.groups == groups and restored.average == "macro" and restored.ignore_index == -1
     torch.testing.assert_close(restored.compute(), metric.compute())
     restored.update(torch.tensor([[1, 1]]), torch.tensor([[1, 1]]))
     torch.testing.assert_close(
@@ -553,9 +564,15 @@ def test_pickle_round_trip() -> None:
             r"Expected `ignore_index` to be an int, but got float\.",
         ),
         (
-            {"average": "macro"},
+            {"average": "mean"},
             ValueError,
-            r"Expected `average` to be one of \('none', 'mean'\), but got 'macro'\.",
+            r"Expected `average` to be one of \('micro', 'macro', 'none'\), but got 'mean': "
+            r"imbalml uses torchmetrics' names, 'macro' for the unweighted mean\.",
+        ),
+        (
+            {"average": "samples"},
+            ValueError,
+            r"Expected `average` to be one of \('micro', 'macro', 'none'\), but got 'samples'\.",
         ),
     ],
 )
@@ -655,3 +672,83 @@ def test_cuda_metric_update_equals_cpu_without_synchronising() -> None:  # pragm
         )
     finally:
         torch.use_deterministic_algorithms(False)
+
+
+# ---------------------------------------------------------------------------------- one rule for absent attributes
+
+
+def test_absent_attribute_rule_is_torchmetrics_multiclass_macro() -> None:
+    """label_recall and mean_class_accuracy agree on an attribute absent from the data.
+
+    Group of 4: attribute 2 has no sample but is predicted once (recall 0, counted); attribute 3
+    has no sample and is never predicted (left out), as torchmetrics' multiclass macro averages.
+    """
+    from torchmetrics.functional.classification import (
+        multiclass_accuracy,
+        multiclass_f1_score,
+        multiclass_precision,
+        multiclass_recall,
+    )
+
+    groups = AttributeGroups([4])
+    target = torch.tensor([[0], [0], [1], [1], [0]])
+    preds = torch.tensor([[0], [1], [1], [2], [0]])
+    expected = multiclass_accuracy(preds[:, 0], target[:, 0], num_classes=4, average="macro")
+    assert expected.item() == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    assert mean_class_accuracy(preds, target, groups).item() == pytest.approx(expected.item())
+    assert label_recall(preds, target, groups).item() == pytest.approx(expected.item())
+    per_class = per_class_accuracy(preds, target, groups)
+    assert per_class[2].item() == 0.0 and bool(per_class[3].isnan())
+    metric = MeanClassAccuracy(groups)
+    metric.update(preds, target)
+    assert metric.compute().item() == pytest.approx(expected.item())
+    for ours, theirs in (
+        (label_recall, multiclass_recall),
+        (label_precision, multiclass_precision),
+        (label_f1_score, multiclass_f1_score),
+    ):
+        for average in ("macro", "micro", "weighted", "none"):
+            want = theirs(preds[:, 0], target[:, 0], num_classes=4, average=average)
+            got = ours(preds, target, groups, average=average)
+            torch.testing.assert_close(got.float(), want, rtol=1e-6, atol=1e-7)
+
+
+@given(case=scored_problems(min_samples=1, max_samples=16))
+@FAST
+def test_grouped_macro_recall_equals_mean_class_accuracy(case) -> None:
+    problem, preds = case
+    groups, target, ignore = problem.groups, problem.target, ignore_of(problem)
+    if not (target != ignore).any():
+        return
+    p, t = torch.from_numpy(preds), torch.from_numpy(target)
+    mca = mean_class_accuracy(p, t, groups, ignore_index=ignore)
+    recall = label_recall(p, t, groups, ignore_index=ignore)
+    assert recall.item() == pytest.approx(mca.item(), rel=1e-12)
+
+
+def test_grouped_average_precision_takes_logits_or_softmax_probabilities() -> None:
+    """One rule: floats inside [0, 1] are (per-group) probabilities, others logits."""
+    from torchmetrics.functional.classification import multiclass_average_precision
+
+    from imbalml.functional import grouped_softmax
+
+    groups = AttributeGroups([3, 2])
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(40, 5, generator=g) * 3
+    target = torch.stack(
+        [torch.randint(0, 3, (40,), generator=g), torch.randint(0, 2, (40,), generator=g)], 1
+    )
+    target[:, 0][target[:, 0] == 2] = 1  # attribute 2 absent: no AP, left out of the macro mean
+    probs = grouped_softmax(logits, groups)
+    from_logits = label_average_precision(logits, target, groups, average="none")
+    torch.testing.assert_close(
+        label_average_precision(probs, target, groups, average="none"), from_logits, equal_nan=True
+    )
+    assert bool(from_logits[2].isnan())
+    want = multiclass_average_precision(probs[:, :3], target[:, 0], num_classes=3, average="none")
+    torch.testing.assert_close(from_logits[:3], want, equal_nan=True)
+    macro = label_average_precision(logits, target, groups)
+    assert macro.item() == pytest.approx(from_logits.nanmean().item())
+    metric = LabelAveragePrecision(groups)
+    metric.update(probs, target)
+    assert metric.compute().item() == pytest.approx(macro.item())

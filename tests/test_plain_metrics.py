@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 from torchmetrics import MetricCollection
 from torchmetrics.functional.classification import (
+    multilabel_average_precision,
     multilabel_f1_score,
     multilabel_precision,
     multilabel_recall,
@@ -317,8 +318,8 @@ def test_mixup_guide_evaluation_with_mode_none_targets() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: mean_class_accuracy(torch.tensor([[2.0, -1.0]]), torch.tensor([[1, 0]])), ValueError,
-         r"probabilities in \[0, 1\] \(apply torch.sigmoid to logits\), but got 2 at row 0, column 0"),
+        (lambda: mean_class_accuracy(torch.tensor([[float("nan"), -1.0]]), torch.tensor([[1, 0]])), ValueError,
+         r"Expected `preds` to be finite"),
         (lambda: mean_class_accuracy(torch.tensor([[0.2, 0.1]]), torch.tensor([[2, 0]])), ValueError,
          r"Expected `target` values in \{0, 1\} or ignore_index=-100 \(multi-hot labels\), but got 2"),
         (lambda: mean_class_accuracy(torch.rand(3, 2), torch.tensor([[1, 0, 0]] * 3)), ValueError,
@@ -339,10 +340,119 @@ def test_mixup_guide_evaluation_with_mode_none_targets() -> None:
          r"Expected `num_labels=None` \(or 2\) with `groups`, but got 3"),
         (lambda: label_average_precision(torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2)), TypeError,
          r"Expected `preds` to hold floating scores"),
-        (lambda: label_f1_score(torch.rand(2, 2), torch.ones(2, 2, dtype=torch.long), average="micro"),
-         ValueError, r"Expected `average` to be one of \('macro', 'none'\), but got 'micro'"),
+        (lambda: label_f1_score(torch.rand(2, 2), torch.ones(2, 2, dtype=torch.long), average="samples"),
+         ValueError, r"Expected `average` to be one of \('micro', 'macro', 'weighted', 'none'\), but got 'samples'"),
+        (lambda: label_average_precision(torch.rand(2, 2), torch.ones(2, 2, dtype=torch.long), average="mean"),
+         ValueError, r"but got 'mean': imbalml uses torchmetrics' names, 'macro' for the unweighted mean"),
+        (lambda: LabelAveragePrecision(None), TypeError,
+         r"Expected `num_labels` \(the number C of labels\) for plain multi-label \(groups=None\), but got None"),
+        (lambda: LabelAveragePrecision(num_labels=3).update(torch.rand(2, 2), torch.ones(2, 2, dtype=torch.long)),
+         ValueError, r"Expected `preds` of shape \(N, C\) = \(2, 3\)"),
     ],
 )  # fmt: skip
 def test_errors(call, error, match) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+# ------------------------------------------------------------------------- one vocabulary
+
+
+def test_every_average_matches_torchmetrics() -> None:
+    """average takes torchmetrics' values, with torchmetrics' numbers (plain multi-label)."""
+    probs, target = problem(c=4, seed=5)
+    for ours, theirs in (
+        (label_recall, multilabel_recall),
+        (label_precision, multilabel_precision),
+        (label_f1_score, multilabel_f1_score),
+    ):
+        for average in ("micro", "macro", "weighted", "none", None):
+            expected = theirs(probs, target, num_labels=4, threshold=0.3, average=average)
+            got = ours(probs, target, threshold=0.3, average=average)
+            torch.testing.assert_close(got.float(), expected, rtol=1e-6, atol=1e-7)
+    for average in ("micro", "macro", "weighted", "none"):
+        expected = multilabel_average_precision(probs, target, num_labels=4, average=average)
+        got = label_average_precision(probs, target, average=average)
+        torch.testing.assert_close(got, expected)
+
+
+def test_micro_and_weighted_match_sklearn() -> None:
+    probs, target = problem(seed=2)
+    y, pred = target.numpy(), (probs.numpy() > 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ours, theirs in (
+            (label_recall, skm.recall_score),
+            (label_precision, skm.precision_score),
+            (label_f1_score, skm.f1_score),
+        ):
+            for average in ("micro", "weighted"):
+                expected = theirs(y, pred, average=average, zero_division=0)
+                assert ours(probs, target, average=average).item() == pytest.approx(expected)
+        for average in ("micro", "weighted"):
+            expected = skm.average_precision_score(y, probs.numpy(), average=average)
+            got = label_average_precision(probs, target, average=average).item()
+            assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_logits_get_a_sigmoid_in_every_plain_metric() -> None:
+    """torchmetrics' rule: floats outside [0, 1] are logits; the metrics equal those of sigmoid(logits)."""
+    probs, target = problem(seed=4)
+    logits = torch.logit(probs.clamp(1e-4, 1 - 1e-4))
+    for fn in (mean_class_accuracy, label_recall, label_precision, label_f1_score):
+        torch.testing.assert_close(fn(logits, target), fn(logits.sigmoid(), target))
+    torch.testing.assert_close(
+        per_class_accuracy(logits, target), per_class_accuracy(logits.sigmoid(), target)
+    )
+    torch.testing.assert_close(
+        multilabel_confusion_matrix(logits, target, threshold=0.3),
+        multilabel_confusion_matrix(logits.sigmoid(), target, threshold=0.3),
+    )
+    torch.testing.assert_close(
+        label_average_precision(logits, target), label_average_precision(probs, target)
+    )
+    torch.testing.assert_close(
+        label_recall(logits, target, average="none"),
+        multilabel_recall(logits, target, num_labels=5, average="none").double(),
+    )
+    for metric in (
+        MeanClassAccuracy(num_labels=5),
+        LabelF1Score(num_labels=5),
+        LabelAveragePrecision(num_labels=5),
+    ):
+        metric.update(logits, target)
+        from_logits = metric.compute()
+        metric.reset()
+        metric.update(logits.sigmoid(), target)
+        torch.testing.assert_close(from_logits, metric.compute())
+
+
+def test_every_metric_class_takes_the_same_constructor_arguments() -> None:
+    """LabelAveragePrecision(num_labels=20) works as LabelF1Score(num_labels=20) does."""
+    common = {"num_labels": 20, "ignore_index": -1, "validate_args": False}
+    for cls in (
+        MeanClassAccuracy,
+        GroupAccuracy,
+        LabelRecall,
+        LabelPrecision,
+        LabelF1Score,
+        LabelAveragePrecision,
+    ):
+        metric = cls(None, **common)
+        assert (metric.num_labels, metric.ignore_index, metric.validate_args) == (20, -1, False)
+    for cls in (GroupAccuracy, LabelRecall, LabelPrecision, LabelF1Score, LabelAveragePrecision):
+        assert cls(num_labels=20, average="macro").average == "macro"
+        assert cls(num_labels=20, average=None).average == "none"
+    groups = AttributeGroups([2, 3])
+    assert LabelAveragePrecision(groups).num_labels == 5 == LabelF1Score(groups).num_labels
+
+
+def test_a_label_absent_from_the_data_follows_torchmetrics() -> None:
+    """Plain: a label without positives counts 0 in a macro mean (torchmetrics' multilabel rule)."""
+    probs = torch.tensor([[0.9, 0.2, 0.1], [0.6, 0.7, 0.2], [0.1, 0.4, 0.3]])
+    target = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 1, 0]])  # label 2: no positive, none predicted
+    assert label_recall(probs, target).item() == pytest.approx(0.5)
+    assert label_recall(probs, target).item() == pytest.approx(
+        multilabel_recall(probs, target, num_labels=3).item()
+    )
+    assert label_average_precision(probs, target).item() == pytest.approx(2 / 3, rel=1e-6)

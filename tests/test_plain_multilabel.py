@@ -52,7 +52,8 @@ def test_the_trial_calls_run() -> None:
     metric.update(probs, y)
     assert metric.compute().item() == pytest.approx(IF.mean_class_accuracy(probs, y, None).item())
     counts = label_counts(y, None)
-    assert torch.equal(counts, y.sum(0)) and torch.equal(label_counts(y), counts)
+    assert torch.equal(counts.positives, y.sum(0))
+    assert torch.equal(label_counts(y).labelled, counts.labelled)
     collate = MixupCollator(None, counts=counts, seed=0)
     images, targets = collate([(torch.randn(3), y[i]) for i in range(8)])
     assert images.shape == (8, 3) and targets.shape == (8, 10) and targets.dtype == torch.float32
@@ -120,14 +121,14 @@ def test_stratified_split_of_multi_hot_targets() -> None:
 def test_class_weights_are_positive_weights_for_bce() -> None:
     y, logits = data()
     counts = label_counts(y)
-    pos_weight = class_weights(counts, num_samples=len(y))
-    torch.testing.assert_close(pos_weight, ((len(y) - counts) / counts).float())
-    torch.testing.assert_close(class_weights(counts, strategy="inverse_sqrt", num_samples=len(y)),
-                               pos_weight.sqrt())  # fmt: skip
+    positives = counts.positives
+    pos_weight = class_weights(counts)
+    torch.testing.assert_close(pos_weight, ((len(y) - positives) / positives).float())
+    torch.testing.assert_close(class_weights(counts, strategy="inverse_sqrt"), pos_weight.sqrt())
     beta = 0.99
-    eff = class_weights(counts, strategy="effective_number", beta=beta, num_samples=len(y))
-    neg = (len(y) - counts).double()
-    torch.testing.assert_close(eff, ((1 - beta**neg) / (1 - beta ** counts.double())).float())
+    eff = class_weights(counts, strategy="effective_number", beta=beta)
+    neg = (len(y) - positives).double()
+    torch.testing.assert_close(eff, ((1 - beta**neg) / (1 - beta ** positives.double())).float())
     weight = torch.linspace(0.5, 2.0, 10)
     expected = F.binary_cross_entropy_with_logits(
         logits, y.float(), weight=weight, pos_weight=pos_weight
@@ -139,8 +140,8 @@ def test_class_weights_are_positive_weights_for_bce() -> None:
     asl = AsymmetricLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.0, eps=0.0, pos_weight=pos_weight)
     torch.testing.assert_close(asl(logits, y.float()), F.binary_cross_entropy_with_logits(
         logits, y.float(), pos_weight=pos_weight))  # fmt: skip
-    priors = class_priors(counts, num_samples=len(y))
-    torch.testing.assert_close(priors, (counts / len(y)).float())
+    priors = class_priors(counts)
+    torch.testing.assert_close(priors, (positives / len(y)).float())
 
 
 def test_weighted_asl_matches_a_float64_reference() -> None:
@@ -240,15 +241,21 @@ def test_none_where_groups_are_required_says_so() -> None:
         IF.grouped_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 1, dtype=torch.long), None)
 
 
-def test_class_weights_needs_num_samples_for_plain_counts() -> None:
-    with pytest.raises(TypeError, match=r"Expected `num_samples` \(the number of images"):
-        class_weights([3, 4])
+def test_class_weights_needs_label_counts_for_plain_counts() -> None:
+    match = (r"Expected `counts` to be an imbalml.LabelCounts for plain multi-label \(groups=None\): "
+             r"a \(C,\) array of positives does not say how many samples of each label are known\. "
+             r"Count with `imbalml.label_counts\(target\)`\.")  # fmt: skip
+    for call in (class_weights, class_priors):
+        with pytest.raises(TypeError, match=match):
+            call([3, 4])
+    bad = imbalml.LabelCounts(torch.tensor([3, 4]), torch.tensor([3, 3]), 3)
     with pytest.raises(
-        ValueError, match=r"Expected every count <= num_samples=3, but label 1 has 4"
+        ValueError, match=r"Expected `counts.positives` <= `counts.labelled`, but label 1 has 4 "
+        r"positives of 3 labelled samples\."
     ):
-        class_weights([3, 4], num_samples=3)
-    with pytest.raises(ValueError, match=r"Expected `num_samples=None` with `groups`"):
-        class_weights([3, 4], AttributeGroups([2]), num_samples=7)
+        class_weights(bad)
+    with pytest.raises(ValueError, match=r"Expected `counts` counted with the same layout as `groups`"):
+        class_weights(label_counts(torch.tensor([[1, 0]])), AttributeGroups([2]))
 
 
 def test_mixup_needs_exactly_one_of_counts_and_minority() -> None:
@@ -260,7 +267,7 @@ def test_mixup_needs_exactly_one_of_counts_and_minority() -> None:
 
 LISTS = [
     ("label_counts", lambda v: label_counts(v), [[1, 0], [0, 1], [1, 1]]),
-    ("class_weights", lambda v: class_weights(v, num_samples=10), [3, 4]),
+    ("class_weights", lambda v: class_weights(v, AttributeGroups([2])), [3, 4]),
     ("class_priors", lambda v: class_priors(v, AttributeGroups([2])), [3, 4]),
     ("minority_attributes", lambda v: minority_attributes(v), [3, 4]),
     ("asymmetric_loss", lambda v: IF.asymmetric_loss(v, [[1.0, 0.0]]), [[0.5, -0.5]]),
@@ -336,6 +343,8 @@ def test_groups_is_the_third_parameter_and_validate_args_the_only_spelling() -> 
         short = qualname.rsplit(".", 1)[1]
         if "groups" not in names or getattr(obj, "__module__", "").startswith("imbalml.data.folder."):
             continue  # the folder readers and writers: (path, groups) of the data package
+        if short == "LabelCounts":
+            continue  # a result record: its fields, the counts first and their layout last
         seen += 1
         expected = 1 if short in after_one else (0 if inspect.isclass(obj) else 2)
         index = names.index("groups")
@@ -353,3 +362,21 @@ def test_plain_loader_end_to_end() -> None:
     batches = list(loader)
     assert sum(len(b[0]) for b in batches) == len(loader.sampler)
     assert all(b[1].shape[1] == 10 for b in batches)
+
+
+def test_minority_attributes_treat_missing_labels_as_unknown() -> None:
+    """Label 1 is positive in 2 of its 2 known entries: at full labelling 4 of 4, not minority.
+
+    Counting the missing entries as negatives gives it 2 of 4 images, under the threshold 3.
+    """
+    target = torch.tensor([[1, 1], [0, 1], [0, -100], [0, -100]])
+    counts = label_counts(target)
+    assert minority_attributes(counts, count_threshold=3).tolist() == [True, False]
+    assert minority_attributes(counts).tolist() == [True, False]  # mean of 1 and 4
+    groups = AttributeGroups([2, 2])
+    grouped = label_counts(torch.tensor([[0, 0], [0, 0], [1, -100], [1, -100]]), groups)
+    # group 1: attribute 2 in 2 of 2 labelled images (4 of 4 at full labelling), 3 in none
+    assert minority_attributes(grouped, count_threshold=3).tolist() == [True, True, False, True]
+    # the mixup classes' counts= go through the same rule
+    collate = MixupCollator(groups, counts=grouped, count_threshold=3, seed=0)
+    assert collate.minority.tolist() == [True, True, False, True]

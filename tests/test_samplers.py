@@ -28,18 +28,23 @@ def imbalanced_target(n: int = 60, seed: int = 0) -> torch.Tensor:
 
 
 def reference_repeat_factors(target: np.ndarray, t: float, power: float) -> np.ndarray:
-    """Loop reference of LVIS repeat factors: r_c = max(1, (t / f_c) ** power), image max."""
+    """Loop reference of LVIS repeat factors: r_c = max(1, (t / f_c) ** power), image max.
+
+    ``f_c``: the attribute's share of the images *labelled* in its group (missing = unknown).
+    """
     n = target.shape[0]
     counts = np.zeros(GROUPS.num_attributes)
+    labelled = np.zeros(GROUPS.num_groups)
     for row in target:
         for g, k in enumerate(row):
             if k != -100:
                 counts[GROUPS.offsets[g] + k] += 1
+                labelled[g] += 1
     out = np.ones(n)
     for i, row in enumerate(target):
         for g, k in enumerate(row):
             if k != -100:
-                f = counts[GROUPS.offsets[g] + k] / n
+                f = counts[GROUPS.offsets[g] + k] / labelled[g]
                 out[i] = max(out[i], max(1.0, (t / f) ** power))
     return out
 
@@ -51,10 +56,14 @@ def reference_repeat_factors(target: np.ndarray, t: float, power: float) -> np.n
 def test_repeat_factors_match_reference(strategy: str, power: float, threshold) -> None:
     target = imbalanced_target()
     sampler = MinorityOversampler(target, GROUPS, strategy=strategy, frequency_threshold=threshold)
-    counts = np.array(
-        [(target[:, g] == k).sum().item() for g, s in enumerate(GROUPS.sizes) for k in range(s)]
+    freqs = np.array(
+        [
+            (target[:, g] == k).sum().item() / (target[:, g] != -100).sum().item()
+            for g, s in enumerate(GROUPS.sizes)
+            for k in range(s)
+        ]
     )
-    t = counts.mean() / 60 if threshold is None else threshold
+    t = freqs.mean() if threshold is None else threshold
     assert sampler.frequency_threshold == pytest.approx(t)
     np.testing.assert_allclose(
         sampler.repeat_factors.numpy(), reference_repeat_factors(target.numpy(), t, power)
@@ -179,7 +188,7 @@ def test_two_processes_take_equal_fixed_length_shards(tmp_path) -> None:
 
 def test_replacement_frequencies_are_proportional_to_factors() -> None:
     target = imbalanced_target()
-    sampler = MinorityOversampler(target, GROUPS, replacement=True, num_samples=30000, seed=0)
+    sampler = MinorityOversampler(target, GROUPS, replacement=True, num_indices=30000, seed=0)
     counts = np.bincount(list(sampler), minlength=60)
     r = sampler.repeat_factors.numpy()
     assert stats.chisquare(counts, 30000 * r / r.sum()).pvalue > 1e-3
@@ -189,7 +198,7 @@ def test_replacement_frequencies_are_proportional_to_factors() -> None:
 
 def test_fixed_length_without_replacement() -> None:
     target = imbalanced_target()
-    sampler = MinorityOversampler(target, GROUPS, num_samples=200, seed=1)
+    sampler = MinorityOversampler(target, GROUPS, num_indices=200, seed=1)
     indices = list(sampler)
     assert len(indices) == len(sampler) == 200
     assert set(indices) == set(range(60))  # a full round first: every image at least once
@@ -291,7 +300,28 @@ def test_works_in_a_dataloader() -> None:
 def test_numpy_target_and_images_without_labels() -> None:
     target = np.array([[0, 0], [0, 0], [3, 2], [-100, -100]])
     sampler = MinorityOversampler(target, GROUPS, frequency_threshold=0.5)
-    assert sampler.repeat_factors.tolist() == pytest.approx([1.0, 1.0, math.sqrt(2.0), 1.0])
+    # attribute 3 of group 0 and 2 of group 1: 1 of the 3 labelled images (the 4th is unknown)
+    assert sampler.repeat_factors.tolist() == pytest.approx([1.0, 1.0, math.sqrt(1.5), 1.0])
+
+
+def test_missing_labels_are_unknown_not_negatives() -> None:
+    """Label 1 is positive in 1 of its 2 known entries (f = 0.5), not 1 of 4 images (0.25)."""
+    target = torch.tensor([[1, 1], [1, 0], [1, -100], [1, -100]])
+    sampler = MinorityOversampler(target, frequency_threshold=1.0)
+    assert sampler.attribute_repeat_factors.tolist() == pytest.approx([1.0, math.sqrt(2.0)])
+    assert sampler.repeat_factors.tolist() == pytest.approx([math.sqrt(2.0), 1.0, 1.0, 1.0])
+    # default threshold: the mean frequency among the known labels, (1 + 0.5) / 2
+    assert MinorityOversampler(target).frequency_threshold == pytest.approx(0.75)
+    assert MinorityOversampler(target).counts.labelled.tolist() == [4, 2]
+    grouped = MinorityOversampler(
+        torch.tensor([[0, 1], [0, 0], [1, -100], [1, -100]]),
+        AttributeGroups([2, 2]),
+        frequency_threshold=1.0,
+    )
+    # group 1: attribute 3 in 1 of the 2 labelled images
+    assert grouped.attribute_repeat_factors.tolist() == pytest.approx(
+        [math.sqrt(2.0), math.sqrt(2.0), math.sqrt(2.0), math.sqrt(2.0)]
+    )
 
 
 @pytest.mark.parametrize(
@@ -300,8 +330,8 @@ def test_numpy_target_and_images_without_labels() -> None:
         ({"strategy": "lvis"}, ValueError, r"Expected `strategy` to be one of \('repeat_factor', 'inverse_frequency'\), but got 'lvis'"),
         ({"frequency_threshold": 0.0}, ValueError, r"Expected `frequency_threshold` in \(0, 1\], but got 0"),
         ({"frequency_threshold": 2}, ValueError, r"Expected `frequency_threshold` in \(0, 1\], but got 2"),
-        ({"num_samples": 0}, ValueError, r"Expected `num_samples` >= 1, but got 0"),
-        ({"num_samples": 2.5}, TypeError, r"Expected `num_samples` to be an int, but got float"),
+        ({"num_indices": 0}, ValueError, r"Expected `num_indices` >= 1, but got 0"),
+        ({"num_indices": 2.5}, TypeError, r"Expected `num_indices` to be an int, but got float"),
         ({"seed": -1}, ValueError, r"Expected `seed` >= 0, but got -1"),
         ({"num_replicas": 0}, ValueError, r"Expected `num_replicas` >= 1, but got 0"),
         ({"num_replicas": 2, "rank": 2}, ValueError, r"Expected `rank` in \[0, 1\] for num_replicas=2, but got 2"),

@@ -37,14 +37,16 @@ def test_sizes_disjoint_complete_and_counts(test_size, n_test: int) -> None:
     assert split.train.dtype == torch.long and split.test.dtype == torch.long
     assert torch.equal(split.train, split.train.sort().values)
     assert torch.equal(torch.cat([split.train, split.test]).sort().values, torch.arange(600))
-    assert torch.equal(split.train_counts, label_counts(target[split.train], FASHION))
-    assert torch.equal(split.test_counts, label_counts(target[split.test], FASHION))
-    assert torch.equal(split.train_counts + split.test_counts, label_counts(target, FASHION))
+    assert torch.equal(split.train_counts, label_counts(target[split.train], FASHION).positives)
+    assert torch.equal(split.test_counts, label_counts(target[split.test], FASHION).positives)
+    assert torch.equal(
+        split.train_counts + split.test_counts, label_counts(target, FASHION).positives
+    )
 
 
 def test_every_attribute_keeps_its_share() -> None:
     target = fashion_target(1000, seed=1)
-    total = label_counts(target, FASHION).double()
+    total = label_counts(target, FASHION).positives.double()
     split = stratified_split(target, FASHION, test_size=0.2, seed=0)
     deviation = (split.test_counts.double() - 0.2 * total).abs()
     # Iterative stratification: each attribute within 2 images of its share, rare ones included.
@@ -55,7 +57,9 @@ def test_every_attribute_keeps_its_share() -> None:
     random_dev = []
     for _ in range(20):
         test = torch.from_numpy(rng.permutation(1000)[:200])
-        random_dev.append((label_counts(target[test], FASHION).double() - 0.2 * total).abs().mean())
+        random_dev.append(
+            (label_counts(target[test], FASHION).positives.double() - 0.2 * total).abs().mean()
+        )
     assert float(deviation.mean()) < 0.5 * float(np.mean(random_dev))
 
 
@@ -67,7 +71,7 @@ def test_deterministic_per_seed_and_missing_labels() -> None:
     c = stratified_split(target, FASHION, test_size=0.3, seed=5)
     assert torch.equal(a.train, b.train) and torch.equal(a.test, b.test)
     assert not torch.equal(a.test, c.test)
-    assert torch.equal(a.train_counts + a.test_counts, label_counts(target, FASHION))
+    assert torch.equal(a.train_counts + a.test_counts, label_counts(target, FASHION).positives)
     assert int(a.train_counts.sum() + a.test_counts.sum()) == 300 * 6 - math.ceil(300 / 7)
 
 
@@ -114,3 +118,17 @@ def test_exact_size_where_iterative_stratification_misses_it() -> None:
     split = stratified_split(target, FASHION, test_size=0.2, seed=1)
     assert len(split.test) == 120
     assert float((split.test_counts.numpy() - 0.2 * total).__abs__().max()) <= raw_dev
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plain_missing_labels_are_unknown_not_negatives(seed: int) -> None:
+    """Label 0: 10 positives, 10 known negatives, 20 unknown; a 20% test part gets 2 and 2.
+
+    Counting the unknown entries as negatives leaves the known negatives to chance (1 to 3).
+    """
+    target = torch.tensor([[1, 1]] * 10 + [[0, 1]] * 10 + [[-100, 1]] * 20)
+    split = stratified_split(target, test_size=0.2, seed=seed)
+    assert len(split.test) == 8
+    assert int((target[split.test, 0] == 1).sum()) == 2
+    assert int((target[split.test, 0] == 0).sum()) == 2
+    assert split.test_counts.tolist() == [2, 8]

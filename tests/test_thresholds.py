@@ -130,9 +130,56 @@ def test_errors(kwargs, error, match) -> None:
         tune_thresholds(probs, target, **kwargs)
 
 
-def test_grouped_needs_priors_and_plain_needs_probabilities() -> None:
+def test_grouped_needs_priors() -> None:
     groups = AttributeGroups([2])
     with pytest.raises(TypeError, match=r"Expected `priors` \(C,\)"):
         tune_thresholds(torch.zeros(3, 2), torch.tensor([[0], [1], [0]]), groups)
-    with pytest.raises(ValueError, match=r"apply torch.sigmoid to logits"):
-        tune_thresholds(torch.tensor([[3.0]]), torch.tensor([[1]]))
+
+
+def test_plain_logits_get_a_sigmoid() -> None:
+    """The metrics' rule: floats outside [0, 1] are logits; the thresholds stay probabilities."""
+    probs, target = plain_problem()
+    logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
+    from_logits = tune_thresholds(logits, target, metric="mean_class_accuracy")
+    from_probs = tune_thresholds(logits.sigmoid(), target, metric="mean_class_accuracy")
+    torch.testing.assert_close(from_logits.thresholds, from_probs.thresholds)
+    assert from_logits.score == from_probs.score
+    with pytest.raises(ValueError, match=r"Expected `preds` to be finite"):
+        tune_thresholds(torch.tensor([[float("nan")]]), torch.tensor([[1]]))
+
+
+def grouped_problem(seed: int = 1, n: int = 400):
+    groups = AttributeGroups([3, 2])
+    g = torch.Generator().manual_seed(seed)
+    target = torch.stack([
+        torch.multinomial(torch.tensor([0.8, 0.15, 0.05]), n, replacement=True, generator=g),
+        torch.multinomial(torch.tensor([0.7, 0.3]), n, replacement=True, generator=g),
+    ], 1)  # fmt: skip
+    logits = groups.to_one_hot(target) * 1.0 + torch.randn(n, 5, generator=g)
+    logits[:, 0] += 1.5
+    return groups, logits, target
+
+
+def test_grouped_softmax_probabilities_give_the_offsets_of_the_logits() -> None:
+    """Offsets act in logit space: softmax probabilities are taken to log space, not used raw.
+
+    Used raw, probabilities give other (worse) strengths, as the issue measured (0.707 vs 0.724).
+    """
+    from imbalml.functional import grouped_softmax
+
+    groups, logits, target = grouped_problem()
+    priors = class_priors(groups.to_one_hot(target).sum(0), groups)
+    kwargs = {
+        "metric": "mean_class_accuracy",
+        "priors": priors,
+        "min_positives": 0,
+        "shrinkage": 0.0,
+    }
+    from_logits = tune_thresholds(logits, target, groups, **kwargs)
+    from_probs = tune_thresholds(grouped_softmax(logits, groups), target, groups, **kwargs)
+    torch.testing.assert_close(from_probs.tau, from_logits.tau)
+    assert from_probs.score == pytest.approx(from_logits.score)
+    assert from_probs.default_score == pytest.approx(from_logits.default_score)
+    scaled = grouped_softmax(logits, groups) * 0.5  # in [0, 1], but not per-group probabilities
+    with pytest.raises(ValueError, match=r"Expected `preds` as logits, or as probabilities with each group segment summing to 1 \(a softmax per group\), but every value is in \[0, 1\] and group 'group0' sums to 0.5 at row 0\. Pass the model's logits\."):  # fmt: skip
+        tune_thresholds(scaled, target, groups, **kwargs)

@@ -85,9 +85,12 @@ def test_inverse_sqrt():
 def test_weights_from_label_counts_and_numpy():
     target = torch.tensor([[0, 1, 3], [0, 0, 3], [2, -100, 1], [1, 1, 0], [0, 1, 2]])
     counts = label_counts(target, GROUPS)
-    weights = class_weights(counts.numpy(), GROUPS)
+    weights = class_weights(counts.positives.numpy(), GROUPS)
     torch.testing.assert_close(weights[:3], torch.tensor([5 / 9, 5 / 3, 5 / 3]))
     torch.testing.assert_close(weights[3:5], torch.tensor([2.0, 2 / 3]))
+    torch.testing.assert_close(class_weights(counts), weights)  # the object carries its groups
+    torch.testing.assert_close(class_weights(counts, GROUPS), weights)
+    torch.testing.assert_close(class_priors(counts), class_priors(counts.positives, GROUPS))
 
 
 def test_priors_normalise_within_groups():
@@ -108,7 +111,10 @@ def test_zero_count_errors_name_the_attribute():
     with pytest.raises(ValueError, match=r"Expected every count > 0 for strategy='balanced', but attribute 'neckline/2' \(index 15, group 'neckline'\) has count 0"):  # fmt: skip
         class_weights(counts, FASHION)
     with pytest.raises(ValueError, match=r"strategy='effective_number', but label 1 has count 0"):
-        class_weights([4, 0, 2], strategy="effective_number", num_samples=10)
+        class_weights(
+            label_counts(torch.tensor([[1, 0, 1], [0, 0, 1], [1, 0, 0]])),
+            strategy="effective_number",
+        )
 
 
 def test_argument_errors():
@@ -142,3 +148,54 @@ def test_strategies_are_public_and_each_one_is_accepted() -> None:
     for strategy in imbalml.weights.STRATEGIES:
         weights = class_weights(counts, groups, strategy=strategy)
         assert weights.shape == (5,) and bool((weights > 0).all()), strategy
+
+
+# ---------------------------------------------------------------------------------- missing labels
+
+
+def plain_partial_target(seed: int = 0, n: int = 80, c: int = 4) -> torch.Tensor:
+    """Multi-hot labels with about a third of the entries missing (-100)."""
+    g = torch.Generator().manual_seed(seed)
+    target = (torch.rand(n, c, generator=g) < torch.tensor([0.5, 0.3, 0.15, 0.6])).long()
+    target[torch.rand(n, c, generator=g) < 0.35] = -100
+    return target
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_plain_balanced_equals_sklearn_on_the_labelled_entries(seed: int) -> None:
+    """pos_weight = w_pos / w_neg of compute_class_weight("balanced") over each label's known entries."""
+    target = plain_partial_target(seed)
+    weights = class_weights(label_counts(target))
+    for c in range(target.shape[1]):
+        known = target[:, c][target[:, c] != -100].numpy()
+        w = compute_class_weight("balanced", classes=np.array([0, 1]), y=known)
+        assert float(weights[c]) == pytest.approx(w[1] / w[0], rel=1e-6)
+
+
+def test_issue_example_priors_ignore_missing_labels() -> None:
+    """Label 0 of [[1,0],[0,1],[-100,1],[-100,0]]: 2 labelled, 1 positive: prior 0.5, not 0.25."""
+    counts = label_counts(torch.tensor([[1, 0], [0, 1], [-100, 1], [-100, 0]]))
+    priors = class_priors(counts)
+    assert priors.dtype == torch.float32
+    torch.testing.assert_close(priors, torch.tensor([0.5, 0.5]))
+    torch.testing.assert_close(class_weights(counts), torch.tensor([1.0, 1.0]))
+    torch.testing.assert_close(class_priors(counts, smoothing=1.0), torch.tensor([2 / 4, 3 / 6]))
+
+
+def test_grouped_priors_and_weights_from_partially_labelled_targets() -> None:
+    """A missing group label is unknown: each group's frequencies are over its labelled rows."""
+    groups = AttributeGroups([2, 2])
+    target = torch.tensor([[0, 0], [0, 1], [1, -100], [1, -100], [0, -100]])
+    counts = label_counts(target, groups)
+    torch.testing.assert_close(class_priors(counts), torch.tensor([0.6, 0.4, 0.5, 0.5]))
+    w = compute_class_weight("balanced", classes=np.array([0, 1]), y=np.array([0, 1]))
+    torch.testing.assert_close(class_weights(counts)[2:], torch.tensor(w, dtype=torch.float32))
+
+
+def test_integer_counts_give_float_priors() -> None:
+    priors = class_priors(torch.tensor([3, 1]), AttributeGroups([2]))
+    assert priors.dtype == torch.float32
+    torch.testing.assert_close(priors, torch.tensor([0.75, 0.25]))
+    torch.testing.assert_close(
+        class_priors(np.array([3, 1], dtype=np.uint8), AttributeGroups([2])), priors
+    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from imbalml import functional
 from imbalml.data.split import StratifiedSplit, stratified_split
-from imbalml.data.stats import label_counts
+from imbalml.data.stats import LabelCounts, label_counts
 from imbalml.functional.mixup import minority_attributes
 from imbalml.groups import AttributeGroups
 from imbalml.heads import GroupedSoftmaxHead
@@ -86,6 +86,7 @@ __all__ = [
     "GroupedCrossEntropyLoss",
     "GroupedSoftmaxHead",
     "LabelAveragePrecision",
+    "LabelCounts",
     "LabelF1Score",
     "LabelPrecision",
     "LabelRecall",

@@ -1,7 +1,8 @@
 r"""Minority oversampling: a DDP-aware sampler that repeats images carrying rare attributes.
 
 Repeat-factor sampling (Gupta et al., LVIS, 2019), for attribute groups or plain multi-label
-data: with ``f_c`` the fraction of images that carry attribute (plain: positive label) ``c`` and
+data: with ``f_c`` the fraction of the images labelled there that carry attribute (plain:
+positive label) ``c`` (a missing label is unknown, never a negative) and
 a frequency threshold ``t``,
 
 .. math::
@@ -25,6 +26,7 @@ from torch.utils.data import Sampler
 
 from imbalml._layout_checks import check_hard_target, check_optional_groups
 from imbalml._validation import check_choice, check_int, check_multi_hot, check_number
+from imbalml.data.stats import label_counts
 from imbalml.groups import AttributeGroups
 
 __all__ = ["MinorityOversampler"]
@@ -73,14 +75,16 @@ class MinorityOversampler(Sampler[int]):
     r"""Sample images carrying rare attributes more often, sharded across DDP ranks.
 
     Each image gets a repeat factor ``r_i = max over its attributes c of max(1, (t / f_c) ** q)``,
-    where ``f_c`` is the fraction of the images carrying ``c`` (missing labels count for nothing)
-    and ``q = 1/2`` (``strategy="repeat_factor"``, LVIS) or ``q = 1``
+    where ``f_c = positives / labelled`` of :func:`imbalml.label_counts` is the fraction of the
+    images *labelled* in ``c``'s group (plain: whose label ``c`` is known) that carry ``c`` (a
+    missing label is unknown: it is neither a positive nor a negative, and it never raises an
+    image's factor), and ``q = 1/2`` (``strategy="repeat_factor"``, LVIS) or ``q = 1``
     (``"inverse_frequency"``). An image with only frequent attributes has ``r_i = 1``. Plain
     multi-label (``groups=None``, multi-hot targets): only the *positive* labels of an image count,
     as in LVIS, so a frequent label's negatives never make an image rare.
 
     The frequency threshold ``t`` is a fraction of images: attributes rarer than ``t`` are
-    oversampled. The default is the mean attribute frequency, ``mean(counts) / N`` (``G / C``
+    oversampled. The default is the mean attribute frequency, ``mean(f_c)`` (``G / C``
     with complete grouped labels: 6/26 = 0.23 for the fashion data), so exactly the attributes
     below the mean count (the minority attributes of :class:`imbalml.MixupCollator`'s default) are
     repeated; LVIS used ``t = 0.001`` for 1203 object classes.
@@ -89,12 +93,12 @@ class MinorityOversampler(Sampler[int]):
     per batch, e.g. ``OneCycleLR(total_steps=epochs * len(loader))``, and DDP's equal-length
     assumption hold):
 
-    - default (``replacement=False``, ``num_samples=None``): ``M = round(sum(r_i))`` indices
+    - default (``replacement=False``, ``num_indices=None``): ``M = round(sum(r_i))`` indices
       (:attr:`epoch_size`): every image appears ``floor(r_i)`` times, and the
       ``M - sum(floor(r_i))`` remaining places go to distinct images with probability
       proportional to the fractional parts (redrawn each epoch); the list is then shuffled.
       Every image is seen at least once per epoch, and image ``i`` about ``r_i`` times.
-    - ``num_samples=M`` with ``replacement=False``: such rounds are concatenated and cut at ``M``.
+    - ``num_indices=M`` with ``replacement=False``: such rounds are concatenated and cut at ``M``.
     - ``replacement=True``: ``M`` (default ``round(sum(r_i))``) independent draws with
       probability proportional to ``r_i`` (weighted random sampling).
 
@@ -104,6 +108,10 @@ class MinorityOversampler(Sampler[int]):
     ``k, k + num_replicas, ...``: ``len(sampler)`` is the same on every rank and in every epoch.
     Call :meth:`set_epoch` before each epoch; the same ``(seed, epoch)`` gives the same order.
 
+    The sampler takes the dataset's targets (it needs which image carries which attribute) and
+    counts them itself with :func:`imbalml.label_counts` (kept as :attr:`counts`); it takes no
+    separate counts.
+
     Args:
         target: Targets of the dataset, in dataset order: hard ``(N, G)`` indices (grouped) or
             multi-hot ``(N, C)`` (plain); a tensor, numpy array or list.
@@ -111,7 +119,8 @@ class MinorityOversampler(Sampler[int]):
         strategy: ``"repeat_factor"`` (square root) or ``"inverse_frequency"``.
         frequency_threshold: The frequency ``t`` in (0, 1] (default: the mean attribute
             frequency).
-        num_samples: Fixed number of indices per epoch (over all ranks); default see above.
+        num_indices: Fixed number of indices per epoch (over all ranks; not the ``num_samples``
+            of :class:`~imbalml.LabelCounts`, the dataset's size); default see above.
         replacement: Draw independently with probability proportional to ``r_i``.
         seed: Base seed; the epoch's order depends only on ``(seed, epoch)``.
         num_replicas: Number of ranks (default: the world size when ``torch.distributed`` is
@@ -149,7 +158,7 @@ class MinorityOversampler(Sampler[int]):
         *,
         strategy: str = "repeat_factor",
         frequency_threshold: float | None = None,
-        num_samples: int | None = None,
+        num_indices: int | None = None,
         replacement: bool = False,
         seed: int = 0,
         num_replicas: int | None = None,
@@ -161,19 +170,23 @@ class MinorityOversampler(Sampler[int]):
         groups = check_optional_groups(groups)
         self.strategy = check_choice(strategy, "strategy", tuple(_POWERS))
         if groups is None:
-            target = check_multi_hot(target, ignore_index=ignore_index)
-            present = (target.cpu() == 1).bool()
+            target = check_multi_hot(target, ignore_index=ignore_index).cpu()
+            present = (target == 1) & (target != ignore_index)
         else:
-            target = check_hard_target(target, groups, "target", ignore_index=ignore_index)
+            target = check_hard_target(target, groups, "target", ignore_index=ignore_index).cpu()
             present = groups.to_one_hot(
-                target.cpu(), ignore_index=ignore_index, dtype=torch.bool, validate_args=False
+                target, ignore_index=ignore_index, dtype=torch.bool, validate_args=False
             )
         if target.shape[0] == 0:
             raise ValueError("Expected `target` with at least one sample, but got 0.")
         n = present.shape[0]
-        frequency = present.sum(0).double() / n
+        #: The :class:`~imbalml.LabelCounts` of ``target`` the frequencies come from.
+        self.counts = label_counts(target, groups, ignore_index=ignore_index, validate_args=False)
+        # positives / labelled; an attribute never labelled has no frequency (factor 1).
+        frequency = torch.nan_to_num(self.counts.frequencies(), nan=0.0)
         if frequency_threshold is None:
-            self.frequency_threshold = float(frequency.mean())
+            mean = float(self.counts.frequencies().nanmean())  # over the attributes ever labelled
+            self.frequency_threshold = mean if math.isfinite(mean) and mean > 0 else 1.0
         else:
             self.frequency_threshold = check_number(
                 frequency_threshold, "frequency_threshold", low=0.0, high=1.0, low_inclusive=False
@@ -188,8 +201,8 @@ class MinorityOversampler(Sampler[int]):
         self.repeat_factors = per_label.amax(1) if per_label.shape[1] else torch.ones(n).double()
 
         self.replacement = bool(replacement)
-        self.num_samples = (
-            None if num_samples is None else check_int(num_samples, "num_samples", low=1)
+        self.num_indices = (
+            None if num_indices is None else check_int(num_indices, "num_indices", low=1)
         )
         self.seed = check_int(seed, "seed", low=0)
         self.drop_last = bool(drop_last)
@@ -217,8 +230,8 @@ class MinorityOversampler(Sampler[int]):
     @property
     def epoch_size(self) -> int:
         """Length of every epoch's list over all ranks, before padding and sharding."""
-        if self.num_samples is not None:
-            return self.num_samples
+        if self.num_indices is not None:
+            return self.num_indices
         return max(1, round(self.expected_epoch_size))
 
     def set_epoch(self, epoch: int) -> None:
@@ -247,14 +260,14 @@ class MinorityOversampler(Sampler[int]):
             indices = torch.multinomial(
                 self.repeat_factors, size, replacement=True, generator=generator
             )
-        elif self.num_samples is None:
+        elif self.num_indices is None:
             indices = self._round(generator, size)
         else:
             parts, total = [], 0
-            while total < self.num_samples:
+            while total < self.num_indices:
                 parts.append(self._round(generator, rounded))
                 total += parts[-1].numel()
-            indices = torch.cat(parts)[: self.num_samples]
+            indices = torch.cat(parts)[: self.num_indices]
         self._cache = (self.epoch, indices)
         return indices
 

@@ -27,6 +27,7 @@ from imbalml._layout_checks import check_optional_groups, check_scores
 from imbalml._validation import (
     as_tensor,
     check_choice,
+    check_finite,
     check_floating,
     check_int,
     check_multi_hot,
@@ -42,6 +43,7 @@ from imbalml.functional.metrics.grouped_counts import (
     confusion_counts,
     per_class_from_counts,
 )
+from imbalml.functional.metrics.multilabel_counts import probabilities
 from imbalml.groups import AttributeGroups
 
 __all__ = ["TUNING_METRICS", "TunedThresholds", "tune_thresholds"]
@@ -143,8 +145,12 @@ def tune_thresholds(
     with fewer than ``min_positives`` positives get the shared value.
 
     Args:
-        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]``. Grouped: logits ``(N, C)`` of a
-            model trained without logit adjustment.
+        preds: Scores ``(N, C)`` under the metrics' rule (floats all inside ``[0, 1]`` are
+            probabilities, any others logits). Plain: probabilities, or logits (a sigmoid is
+            applied; the thresholds are probabilities either way). Grouped: logits of a model
+            trained without logit adjustment, or its per-group softmax probabilities (taken to
+            log space, where the offsets act: the same result as the logits); values in
+            ``[0, 1]`` whose group segments do not sum to 1 are refused.
         target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
         groups: ``None`` for plain multi-label, or the label layout.
         metric: ``"f1"`` (per-label F1, macro mean) or ``"mean_class_accuracy"`` (plain: mA,
@@ -219,13 +225,11 @@ def _tune_plain(
     ignore_index: int,
 ) -> TunedThresholds:
     target = check_multi_hot(target, ignore_index=ignore_index)
-    probs = as_tensor(preds, "preds")
-    check_floating(probs, "preds")
-    check_shape(probs, "preds", tuple(target.shape), "(N, C) like `target`")
-    if probs.numel() and not bool(((probs >= 0) & (probs <= 1)).all()):
-        raise ValueError(
-            "Expected `preds` to be probabilities in [0, 1] (apply torch.sigmoid to logits)."
-        )
+    scores = as_tensor(preds, "preds")
+    check_floating(scores, "preds")
+    check_shape(scores, "preds", tuple(target.shape), "(N, C) like `target`")
+    check_finite(scores, "preds")
+    probs = probabilities(scores)  # the metrics' rule: logits (outside [0, 1]) get a sigmoid
     t = _candidates(candidates, torch.arange(1, 20, dtype=torch.float64) / 20, 1.0)
     probs, target = probs.cpu(), target.cpu()
     valid = target != ignore_index
@@ -246,6 +250,29 @@ def _tune_plain(
         score=float(tuned.nanmean()),
         default_score=float(default[0].nanmean()),
     )
+
+
+def _grouped_logits(scores: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
+    """Logits for the logit-space offsets: per-group probabilities (all in [0, 1]) become log-probabilities.
+
+    The metrics' rule: floats all inside ``[0, 1]`` are probabilities (grouped: a softmax per
+    group, each segment summing to 1), any other floats are logits. ``adjust_logits`` subtracts
+    ``tau * log(prior)`` in logit space, so probabilities are taken to log space first (a
+    log-softmax of the same logits, up to a constant per group: the same predictions).
+    """
+    if not scores.numel() or not bool(((scores >= 0) & (scores <= 1)).all()):
+        return scores
+    sums = torch.stack([s.sum(-1) for s in groups.split(scores)], -1)
+    bad = (sums - 1).abs() > 1e-3
+    if bool(bad.any()):
+        row, col = first_true(bad)
+        raise ValueError(
+            f"Expected `preds` as logits, or as probabilities with each group segment summing "
+            f"to 1 (a softmax per group), but every value is in [0, 1] and group "
+            f"{groups.names[col]!r} sums to {sums[row, col].item():g} at row {row}. Pass the "
+            f"model's logits."
+        )
+    return scores.clamp(min=torch.finfo(scores.dtype).tiny).log()
 
 
 def _attribute_scores(
@@ -290,7 +317,7 @@ def _tune_grouped(
             "Expected `priors` (C,) (e.g. class_priors(train_counts, groups)) to tune the "
             "per-group logit adjustment, but got None."
         )
-    logits = check_scores(preds, groups, "preds").double().cpu()
+    logits = _grouped_logits(check_scores(preds, groups, "preds").double().cpu(), groups)
     hard = _grouped_target(target, groups, ignore_index, True).cpu()
     check_shape(hard, "target", (logits.shape[0], groups.num_groups), "(N, G)")
     t = _candidates(candidates, torch.arange(0, 21, dtype=torch.float64) / 10, None)

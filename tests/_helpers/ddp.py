@@ -29,7 +29,7 @@ def make_metrics(groups: AttributeGroups, ignore_index: int, **kwargs: Any) -> d
         "mca": MeanClassAccuracy(groups, ignore_index=ignore_index, **kwargs),
         "per_class": PerClassAccuracy(groups, ignore_index=ignore_index, **kwargs),
         "group_acc": GroupAccuracy(groups, ignore_index=ignore_index, **kwargs),
-        "group_mean": GroupAccuracy(groups, average="mean", ignore_index=ignore_index, **kwargs),
+        "group_mean": GroupAccuracy(groups, average="macro", ignore_index=ignore_index, **kwargs),
         "confmat": GroupConfusionMatrix(groups, ignore_index=ignore_index, **kwargs),
     }
 
@@ -83,8 +83,8 @@ def make_plain_metrics(num_labels: int, threshold: Any = None) -> dict[str, Metr
         "recall": LabelRecall(None, **kw),
         "precision": LabelPrecision(None, **kw),
         "f1": LabelF1Score(None, average="none", **kw),
-        "ap": LabelAveragePrecision(None),
-        "ap_none": LabelAveragePrecision(None, average="none"),
+        "ap": LabelAveragePrecision(None, num_labels=num_labels),
+        "ap_none": LabelAveragePrecision(None, num_labels=num_labels, average="none"),
     }
 
 

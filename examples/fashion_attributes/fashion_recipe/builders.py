@@ -18,6 +18,7 @@ from imbalml import (
     DiceLoss,
     GroupedCrossEntropyLoss,
     GroupedSoftmaxHead,
+    LabelCounts,
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
     class_priors,
@@ -180,7 +181,7 @@ def freeze_stages(backbone: nn.Module, stages: int) -> list[str]:
 
 # --------------------------------------------------------------------------------------- loss
 def build_loss(
-    config: dict[str, Any], groups: AttributeGroups, counts: torch.Tensor, *, validate_args: bool = True
+    config: dict[str, Any], groups: AttributeGroups, counts: LabelCounts, *, validate_args: bool = True
 ) -> nn.Module:
     """The configured loss; class statistics come from the training-set ``counts``.
 

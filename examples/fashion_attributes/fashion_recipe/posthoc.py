@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from imbalml import AttributeGroups, class_priors
+from imbalml import AttributeGroups, LabelCounts, class_priors
 from imbalml.functional import mean_class_accuracy
 
 log = logging.getLogger("fashion")
@@ -38,7 +38,7 @@ def collect_logits(model: nn.Module, loader: Any, runtime: Any) -> tuple[torch.T
 
 
 def tune(eval_model: nn.Module, classifier: Any, loader: Any, runtime: Any, groups: AttributeGroups,
-         counts: torch.Tensor) -> float:
+         counts: LabelCounts) -> float:
     """Choose tau on ``loader``, set ``classifier.logit_offset``, return tau."""
     classifier.logit_offset.zero_()
     logits, targets = collect_logits(eval_model, loader, runtime)

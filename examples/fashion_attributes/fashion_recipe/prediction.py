@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"predictions": str(out), "num_images": len(preds)}
     if dataset.has_labels:
         target = dataset.targets
-        train_counts = label_counts(train_targets, groups)
+        train_counts = label_counts(train_targets, groups).positives
         result.update(metric_report(preds, target, groups, train_counts))
         log.info("%s: mean per-class accuracy %.4f (majority baseline %.4f)", args.split,
                  result["mean_class_accuracy"], result["majority_baseline_mean_class_accuracy"])

@@ -93,12 +93,12 @@ def selection_for_run(config: dict[str, Any], targets: torch.Tensor, groups: Att
             )
         return sel
     sel = carve(targets, groups, fraction, config["holdout_seed"])
-    counts = label_counts(targets[sel.select], groups)
+    counts = label_counts(targets[sel.select], groups).positives
     rare = counts.argmin().item()
     log.info("selection split: %d of %d training images held out (holdout %.3g, seed %d), "
              "stratified; rarest attribute %s: %d there, %d left to train",
              len(sel.select), len(targets), fraction, sel.seed, groups.attribute_names[rare],
-             counts[rare], int(label_counts(targets[sel.train], groups)[rare]))
+             counts[rare], int(label_counts(targets[sel.train], groups).positives[rare]))
     log.info("selection split counts per attribute: %s", counts.tolist())
     return sel
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from imbalml import AttributeGroups, label_counts
+from imbalml import AttributeGroups, LabelCounts, label_counts
 from imbalml.data import write_predictions
 
 from . import builders, pipeline, posthoc
@@ -129,7 +129,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
 
     if runtime.is_main:
-        plot_label_distribution(counts, groups, out_dir / "label_distribution.png")
+        plot_label_distribution(counts.positives, groups, out_dir / "label_distribution.png")
     writer = _tensorboard(config, out_dir) if runtime.is_main else None
 
     for epoch in range(state["epoch"], config["epochs"]):
@@ -176,7 +176,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
 
 def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterion: nn.Module,
-            data: Any, counts: torch.Tensor, state: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+            data: Any, counts: LabelCounts, state: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """Reload the best-score weights; write figures, the validation report and test predictions."""
     groups = data.groups
     runtime.barrier()
@@ -214,7 +214,7 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
         report = {"checkpoint_epoch": best["best_score_epoch"],
                   "split": "selection" if data.selection is not None else "val",
                   "posthoc_tau": best.get("posthoc_tau"),
-                  **metric_report(val["preds"], val["targets"], groups, counts)}
+                  **metric_report(val["preds"], val["targets"], groups, counts.positives)}
         (out_dir / "val_report.json").write_text(json.dumps(report, indent=2))
         summary["majority_baseline"] = report["majority_baseline_mean_class_accuracy"]
         if data.test_loader is not None:

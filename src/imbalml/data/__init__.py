@@ -11,11 +11,12 @@ from imbalml.data.folder import (
     write_predictions,
 )
 from imbalml.data.split import StratifiedSplit, stratified_split
-from imbalml.data.stats import label_counts
+from imbalml.data.stats import LabelCounts, label_counts
 
 __all__ = [
     "ATTRIBUTE_LIST",
     "AttributeImageDataset",
+    "LabelCounts",
     "StratifiedSplit",
     "atomic_write",
     "label_counts",

@@ -61,9 +61,10 @@ def stratified_split(
     ``iterstrat.ml_stratifiers.MultilabelStratifiedShuffleSplit`` on the concatenated one-hot
     targets ``(N, C)`` (grouped multiclass labels are multi-label data with one positive per
     group; a missing label is an all-zero segment). Plain multi-label targets (``groups=None``)
-    are stratified as they are, on their positives (an ``ignore_index`` entry counts as a
-    negative). Rare attributes, which a random split may leave out of one part entirely, are
-    spread in proportion.
+    are stratified the same way, each label a two-class group: one column for its positives and
+    one for its *known* negatives, so a missing label (``ignore_index``) is an all-zero pair,
+    unknown, never a negative. Rare attributes, which a random split may leave out of one part
+    entirely, are spread in proportion.
 
     Args:
         target: Hard targets ``(N, G)``, or multi-hot ``(N, C)`` with ``groups=None`` (tensor,
@@ -76,7 +77,7 @@ def stratified_split(
 
     Returns:
         A :class:`StratifiedSplit` with sorted ``train`` and ``test`` indices and the
-        per-attribute counts of both parts. The test part has exactly ``test_size`` samples
+        per-attribute counts (positives) of both parts. The test part has exactly ``test_size`` samples
         (``ceil(test_size * N)`` for a fraction, as in scikit-learn): where the algorithm misses
         that size by a few samples, the samples whose attributes are most in excess in the larger
         part are moved.
@@ -133,13 +134,16 @@ def stratified_split(
             )
     seed = check_int(seed, "seed", low=0)
     if groups is None:
-        one_hot = (target == 1).long()
+        known = target != ignore_index
+        one_hot = ((target == 1) & known).long()
+        stratify_on = torch.cat([one_hot, ((target == 0) & known).long()], 1)
     else:
         one_hot = groups.to_one_hot(
             target, ignore_index=ignore_index, dtype=torch.long, validate_args=False
         )
+        stratify_on = one_hot
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
-    labels = one_hot.numpy()
+    labels = stratify_on.numpy()
     train, test = next(splitter.split(np.zeros((n, 1)), labels))
     n_test = test_size if isinstance(test_size, int) else math.ceil(test_size * n)
     in_test = np.zeros(n, dtype=bool)

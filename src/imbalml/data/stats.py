@@ -1,7 +1,8 @@
-"""Label statistics: per-attribute counts from hard targets, or positives per label."""
+"""Label statistics: :class:`LabelCounts`, the one object every class-statistics consumer takes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -10,7 +11,52 @@ from imbalml._layout_checks import check_hard_target, check_optional_groups
 from imbalml._validation import check_multi_hot
 from imbalml.groups import AttributeGroups
 
-__all__ = ["label_counts"]
+__all__ = ["LabelCounts", "label_counts"]
+
+
+@dataclass(frozen=True, eq=False)  # tensors have no single truth value: compare fields
+class LabelCounts:
+    """Per-attribute (per-label) counts of a target, missing labels kept apart.
+
+    What :func:`label_counts` returns and what :func:`imbalml.class_weights`,
+    :func:`imbalml.class_priors`, :func:`imbalml.minority_attributes` and the mixup classes'
+    ``counts=`` take. A missing label (``ignore_index``) is *unknown*: it is neither a positive
+    nor a negative, so every frequency is ``positives / labelled``, never ``positives /
+    num_samples``.
+
+    Attributes:
+        positives: Long ``(C,)``. Grouped: the samples carrying each attribute. Plain: the
+            positives of each label.
+        labelled: Long ``(C,)``: the samples whose label is known. Grouped: for attribute ``c``,
+            the samples labelled in ``c``'s group (the same for every attribute of a group).
+            Plain: the samples whose entry for label ``c`` is not ``ignore_index``; its labelled
+            negatives are ``labelled - positives``.
+        num_samples: The number ``N`` of samples counted, labelled or not.
+        groups: The label layout, or ``None`` for plain multi-label.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import label_counts
+        >>> counts = label_counts(torch.tensor([[1, 0], [0, 1], [-100, 1], [-100, 0]]))
+        >>> counts.positives, counts.labelled, counts.num_samples
+        (tensor([1, 2]), tensor([2, 4]), 4)
+        >>> counts.frequencies()  # label 0: one positive of two known labels
+        tensor([0.5000, 0.5000], dtype=torch.float64)
+    """
+
+    positives: torch.Tensor
+    labelled: torch.Tensor
+    num_samples: int
+    groups: AttributeGroups | None = None
+
+    @property
+    def num_labels(self) -> int:
+        """``C``, the number of attributes (plain: labels)."""
+        return int(self.positives.numel())
+
+    def frequencies(self) -> torch.Tensor:
+        """``positives / labelled`` as float64 ``(C,)``; NaN where no label is known."""
+        return self.positives.double() / self.labelled.double()
 
 
 def label_counts(
@@ -19,21 +65,21 @@ def label_counts(
     *,
     ignore_index: int = -100,
     validate_args: bool = True,
-) -> torch.Tensor:
-    """Count the samples carrying each attribute (grouped) or each label's positives (plain).
+) -> LabelCounts:
+    """Count, per attribute (plain: per label), the positives and the samples whose label is known.
 
     Args:
-        target: Grouped: hard targets ``(N, G)`` (``ignore_index`` is not counted). Plain
+        target: Grouped: hard targets ``(N, G)`` (``ignore_index`` marks a missing label). Plain
             multi-label (``groups=None``): multi-hot ``(N, C)`` with 0/1 entries (integer, bool
-            or float) or ``ignore_index``; only the 1s are counted. A tensor, numpy array or list.
+            or float) or ``ignore_index``. A tensor, numpy array or list.
         groups: The label layout, or ``None`` for plain multi-label.
-        ignore_index: Label value marking a missing attribute.
+        ignore_index: Label value marking a missing label (unknown: neither positive nor
+            negative).
         validate_args: Check the label values.
 
     Returns:
-        A long tensor ``(C,)``: grouped, ``counts[offsets[g] + k]`` is the number of samples with
-        attribute ``k`` in group ``g``; plain, the number of positives of each label (divide by
-        ``N`` for the frequencies, or pass ``num_samples=N`` to :func:`imbalml.class_weights`).
+        A :class:`LabelCounts` (``positives``, ``labelled``, ``num_samples``, ``groups``) on the
+        device of ``target``.
 
     Raises:
         TypeError: For a target of the wrong dtype (e.g. float hard labels with ``groups``).
@@ -42,16 +88,22 @@ def label_counts(
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups, label_counts
-        >>> label_counts(torch.tensor([[0, 1], [0, 0], [2, -100]]), AttributeGroups([3, 2]))
-        tensor([2, 0, 1, 1, 1])
-        >>> label_counts(torch.tensor([[1, 0, 1], [0, 0, 1], [1, -100, 0]]))  # positives per label
+        >>> counts = label_counts(torch.tensor([[0, 1], [0, 0], [2, -100]]), AttributeGroups([3, 2]))
+        >>> counts.positives, counts.labelled
+        (tensor([2, 0, 1, 1, 1]), tensor([3, 3, 3, 2, 2]))
+        >>> label_counts(torch.tensor([[1, 0, 1], [0, 0, 1], [1, -100, 0]])).positives
         tensor([2, 0, 2])
     """
     groups = check_optional_groups(groups)
     if groups is None:
         target = check_multi_hot(target, ignore_index=ignore_index, validate_args=validate_args)
-        return (target == 1).sum(0)
+        known = target != ignore_index
+        positives = ((target == 1) & known).sum(0)
+        return LabelCounts(positives, known.sum(0), int(target.shape[0]), None)
     target = check_hard_target(target, groups, "target", ignore_index=ignore_index).long()
-    return groups.to_one_hot(
+    positives = groups.to_one_hot(
         target, ignore_index=ignore_index, dtype=torch.long, validate_args=False
     ).sum(0)
+    known = (target != ignore_index).sum(0)  # (G,)
+    labelled = known[torch.tensor(groups.attribute_group, device=known.device)]
+    return LabelCounts(positives, labelled, int(target.shape[0]), groups)

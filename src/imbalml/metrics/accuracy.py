@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from imbalml._validation import check_choice
-from imbalml.functional.metrics.from_counts import accuracy_from_any, per_class_from_any
+from imbalml.functional.metrics.count_metrics import GROUP_AVERAGES, _check_average, _group_average
+from imbalml.functional.metrics.from_counts import per_class_from_any
 from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
 
@@ -17,11 +17,13 @@ __all__ = ["GroupAccuracy", "MeanClassAccuracy", "PerClassAccuracy"]
 class MeanClassAccuracy(_ConfusionMetric):
     """Mean class accuracy: the course metric (grouped) or mA (plain), accumulated over batches.
 
-    See :func:`imbalml.functional.mean_class_accuracy`. Grouped: the mean attribute recall;
-    attributes without any sample so far are left out of the mean. Plain multi-label
-    (``groups=None``, with ``num_labels``): mA, the mean over labels of
-    ``(TPR + TNR) / 2``, with a decision ``threshold`` (default 0.5; one number or one per label)
-    on probabilities. With no labelled sample at all, ``compute`` returns NaN.
+    See :func:`imbalml.functional.mean_class_accuracy`. Grouped: the macro attribute recall;
+    attributes with nothing to score so far (no sample, never predicted) are left out of the mean,
+    as in torchmetrics' ``MulticlassAccuracy(average="macro")``. Plain multi-label
+    (``groups=None``, with ``num_labels``): mA, the mean over labels of ``(TPR + TNR) / 2``, with
+    a decision ``threshold`` (default 0.5; one number or one per label) on probabilities (logits,
+    floats outside ``[0, 1]``, get a sigmoid first). With no labelled sample at all, ``compute``
+    returns NaN.
 
     Args:
         groups: The label layout, or ``None`` for plain multi-label.
@@ -55,7 +57,8 @@ class MeanClassAccuracy(_ConfusionMetric):
 class PerClassAccuracy(_ConfusionMetric):
     """Recall of each attribute inside its group (plain: each label's balanced accuracy), ``(C,)``.
 
-    NaN for attributes not seen. Arguments as :class:`MeanClassAccuracy`.
+    NaN for attributes with nothing to score (no sample, never predicted). Arguments as
+    :class:`MeanClassAccuracy`.
 
     Example:
         >>> import torch
@@ -63,8 +66,8 @@ class PerClassAccuracy(_ConfusionMetric):
         >>> from imbalml.metrics import PerClassAccuracy
         >>> metric = PerClassAccuracy(AttributeGroups([2, 2]))
         >>> metric.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [0, 1]]))
-        >>> metric.compute()
-        tensor([0.5000,    nan,    nan, 1.0000], dtype=torch.float64)
+        >>> metric.compute()  # attribute 1: no sample, predicted once (0); attribute 2: nothing (NaN)
+        tensor([0.5000, 0.0000,    nan, 1.0000], dtype=torch.float64)
     """
 
     higher_is_better = True
@@ -75,7 +78,7 @@ class PerClassAccuracy(_ConfusionMetric):
 
 
 class GroupAccuracy(_ConfusionMetric):
-    """Plain accuracy inside each group (``average="none"``, shape ``(G,)``) or its mean.
+    """Plain accuracy inside each group (``average="none"``, shape ``(G,)``) or an average.
 
     With ``groups=None`` every label is a group: the accuracy of each label ``(C,)``. Like every
     ``torchmetrics.Metric``, ``compute`` squeezes a one-element result: with a single group
@@ -83,8 +86,9 @@ class GroupAccuracy(_ConfusionMetric):
 
     Args:
         groups: The label layout, or ``None`` for plain multi-label.
-        average: ``"none"`` or ``"mean"``.
         num_labels: Plain only (and then required): the number ``C`` of labels.
+        average: ``"none"`` (per group), ``"macro"`` (mean over the groups) or ``"micro"`` (all
+            labelled entries together).
         threshold: Plain only: decision threshold on probabilities.
         ignore_index: Target value that is not counted.
         validate_args: Check every batch.
@@ -93,7 +97,7 @@ class GroupAccuracy(_ConfusionMetric):
     Example:
         >>> import torch
         >>> from imbalml import AttributeGroups, GroupAccuracy
-        >>> metric = GroupAccuracy(AttributeGroups([2, 2]), average="mean")
+        >>> metric = GroupAccuracy(AttributeGroups([2, 2]), average="macro")
         >>> metric.update(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [0, 1]]))
         >>> metric.compute()
         tensor(0.7500, dtype=torch.float64)
@@ -105,8 +109,8 @@ class GroupAccuracy(_ConfusionMetric):
         self,
         groups: AttributeGroups | None = None,
         *,
-        average: Literal["none", "mean"] = "none",
         num_labels: int | None = None,
+        average: str | None = "none",
         threshold: float | torch.Tensor | None = None,
         ignore_index: int = -100,
         validate_args: bool = True,
@@ -120,9 +124,8 @@ class GroupAccuracy(_ConfusionMetric):
             validate_args=validate_args,
             **kwargs,
         )
-        self.average = check_choice(average, "average", ("none", "mean"))
+        self.average = _check_average(average, GROUP_AVERAGES)
 
     def compute(self) -> torch.Tensor:
-        """Per-group (plain: per-label) accuracy, or its mean."""
-        acc = accuracy_from_any(self.confmat, self.groups)
-        return acc if self.average == "none" else acc.nanmean()
+        """Per-group (plain: per-label) accuracy, or its average."""
+        return _group_average(self.confmat, self.groups, self.average)

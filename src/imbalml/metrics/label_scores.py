@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from imbalml._validation import check_choice
-from imbalml.functional.metrics.count_metrics import AVERAGES
+from imbalml.functional.metrics.count_metrics import LABEL_AVERAGES, _check_average
 from imbalml.functional.metrics.from_counts import label_scores_from_counts
 from imbalml.groups import AttributeGroups
 from imbalml.metrics.confusion import _ConfusionMetric
@@ -26,8 +24,8 @@ class _LabelScore(_ConfusionMetric):
         self,
         groups: AttributeGroups | None = None,
         *,
-        average: Literal["macro", "none"] = "macro",
         num_labels: int | None = None,
+        average: str | None = "macro",
         threshold: float | torch.Tensor | None = None,
         ignore_index: int = -100,
         validate_args: bool = True,
@@ -41,25 +39,25 @@ class _LabelScore(_ConfusionMetric):
             validate_args=validate_args,
             **kwargs,
         )
-        self.average = check_choice(average, "average", AVERAGES)
+        self.average = _check_average(average, LABEL_AVERAGES)
 
     def compute(self) -> torch.Tensor:
-        """The per-label scores, or their macro mean."""
-        scores = label_scores_from_counts(self.confmat, self.groups, self._metric)
-        return scores if self.average == "none" else scores.mean()
+        """The per-label scores, or their average."""
+        return label_scores_from_counts(self.confmat, self.groups, self._metric, self.average)
 
 
-_LABEL_SCORE_DOC = """
+class LabelRecall(_LabelScore):
+    """Per-label recall and its averages, accumulated over batches.
 
-    See :func:`imbalml.functional.{function}` (0 where undefined, as scikit-learn's
+    See :func:`imbalml.functional.label_recall` (0 where undefined, as scikit-learn's
     ``zero_division=0``). Shares its state with :class:`MeanClassAccuracy` of the same layout
     and threshold in a ``MetricCollection``.
 
     Args:
         groups: ``None`` for plain multi-label (then ``num_labels`` is required), or the layout
             (each attribute one-vs-rest in its group).
-        average: ``"macro"`` or ``"none"``.
         num_labels: Plain only: the number ``C`` of labels.
+        average: ``"macro"``, ``"micro"``, ``"weighted"`` or ``"none"`` (torchmetrics' values).
         threshold: Plain only: decision threshold on probabilities (default 0.5), one number or
             one per label ``(C,)``.
         ignore_index: Target value that is not counted.
@@ -68,42 +66,71 @@ _LABEL_SCORE_DOC = """
 
     Example:
         >>> import torch
-        >>> from imbalml import {name}
-        >>> metric = {name}(num_labels=2, average="none")
+        >>> from imbalml import LabelRecall
+        >>> metric = LabelRecall(num_labels=2, average="none")
         >>> metric.update(torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]]), torch.tensor([[1, 0], [0, 1], [0, 1]]))
         >>> metric.compute()
-        {example}
+        tensor([1.0000, 0.5000], dtype=torch.float64)
     """
-
-
-def _label_score(function: str, example: str) -> Callable[[type[_LabelScore]], type[_LabelScore]]:
-    """Complete the docstring of a :class:`_LabelScore` (one text for the three of them)."""
-
-    def document(cls: type[_LabelScore]) -> type[_LabelScore]:
-        cls.__doc__ = (cls.__doc__ or "").rstrip() + _LABEL_SCORE_DOC.format(
-            function=function, name=cls.__name__, example=example
-        )
-        return cls
-
-    return document
-
-
-@_label_score("label_recall", "tensor([1.0000, 0.5000], dtype=torch.float64)")
-class LabelRecall(_LabelScore):
-    """Per-label recall and its macro mean, accumulated over batches."""
 
     _metric = "recall"
 
 
-@_label_score("label_precision", "tensor([0.5000, 1.0000], dtype=torch.float64)")
 class LabelPrecision(_LabelScore):
-    """Per-label precision and its macro mean, accumulated over batches."""
+    """Per-label precision and its averages, accumulated over batches.
+
+    See :func:`imbalml.functional.label_precision` (0 where undefined, as scikit-learn's
+    ``zero_division=0``). Shares its state with :class:`MeanClassAccuracy` of the same layout
+    and threshold in a ``MetricCollection``.
+
+    Args:
+        groups: ``None`` for plain multi-label (then ``num_labels`` is required), or the layout
+            (each attribute one-vs-rest in its group).
+        num_labels: Plain only: the number ``C`` of labels.
+        average: ``"macro"``, ``"micro"``, ``"weighted"`` or ``"none"`` (torchmetrics' values).
+        threshold: Plain only: decision threshold on probabilities (default 0.5), one number or
+            one per label ``(C,)``.
+        ignore_index: Target value that is not counted.
+        validate_args: Check every batch.
+        kwargs: Passed to ``torchmetrics.Metric``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import LabelPrecision
+        >>> metric = LabelPrecision(num_labels=2, average="none")
+        >>> metric.update(torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]]), torch.tensor([[1, 0], [0, 1], [0, 1]]))
+        >>> metric.compute()
+        tensor([0.5000, 1.0000], dtype=torch.float64)
+    """
 
     _metric = "precision"
 
 
-@_label_score("label_f1_score", "tensor([0.6667, 0.6667], dtype=torch.float64)")
 class LabelF1Score(_LabelScore):
-    """Per-label F1 score and its macro mean, accumulated over batches."""
+    """Per-label F1 score and its averages, accumulated over batches.
+
+    See :func:`imbalml.functional.label_f1_score` (0 where undefined, as scikit-learn's
+    ``zero_division=0``). Shares its state with :class:`MeanClassAccuracy` of the same layout
+    and threshold in a ``MetricCollection``.
+
+    Args:
+        groups: ``None`` for plain multi-label (then ``num_labels`` is required), or the layout
+            (each attribute one-vs-rest in its group).
+        num_labels: Plain only: the number ``C`` of labels.
+        average: ``"macro"``, ``"micro"``, ``"weighted"`` or ``"none"`` (torchmetrics' values).
+        threshold: Plain only: decision threshold on probabilities (default 0.5), one number or
+            one per label ``(C,)``.
+        ignore_index: Target value that is not counted.
+        validate_args: Check every batch.
+        kwargs: Passed to ``torchmetrics.Metric``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml import LabelF1Score
+        >>> metric = LabelF1Score(num_labels=2, average="none")
+        >>> metric.update(torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]]), torch.tensor([[1, 0], [0, 1], [0, 1]]))
+        >>> metric.compute()
+        tensor([0.6667, 0.6667], dtype=torch.float64)
+    """
 
     _metric = "f1"

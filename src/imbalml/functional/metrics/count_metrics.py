@@ -1,10 +1,12 @@
-"""The public metrics of ``(preds, target, groups)`` that count first: accuracies and label scores."""
+"""The public metrics of ``(preds, target, groups)`` that count first: accuracies and label scores.
+
+Every function counts (grouped confusion counts or plain 2 x 2 matrices, :func:`_counts`) and
+then reads its value off the counts. The signatures are written out for each function.
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -12,6 +14,7 @@ from imbalml._validation import check_choice
 from imbalml.functional.metrics.from_counts import (
     _counts,
     _plain_threshold,
+    _ratio,
     accuracy_from_any,
     label_scores_from_counts,
     per_class_from_any,
@@ -29,93 +32,43 @@ __all__ = [
     "per_class_accuracy",
 ]
 
+#: The ``average`` values of the per-label scores (torchmetrics' vocabulary).
+LABEL_AVERAGES = ("micro", "macro", "weighted", "none")
+#: The ``average`` values of the per-group (plain: per-label) accuracy.
+GROUP_AVERAGES = ("micro", "macro", "none")
 
-AVERAGES = ("macro", "none")
+
+def _check_average(average: Any, choices: tuple[str, ...]) -> str:
+    if average is None:
+        return "none"  # torchmetrics spells "none" as None too
+    if average == "mean":
+        raise ValueError(
+            f"Expected `average` to be one of {choices}, but got 'mean': imbalml uses "
+            f"torchmetrics' names, 'macro' for the unweighted mean."
+        )
+    return check_choice(average, "average", choices)
 
 
-_R = TypeVar("_R")
-
-
-def _count_metric(
+def confusion_matrices(
     preds: Any,
     target: Any,
     groups: AttributeGroups | None = None,
     *,
-    average: str = "",
     threshold: float | torch.Tensor | None = None,
     ignore_index: int = -100,
     validate_args: bool = True,
-) -> None:
-    """The signature of every public metric below (``average`` only where one takes it)."""
-
-
-def _metric_of_counts(
-    *, average: tuple[str, tuple[str, ...]] | None = None
-) -> Callable[[Callable[..., _R]], Callable[..., _R]]:
-    """Make a public metric of ``(preds, target, groups)`` from ``finish(counts, groups)``.
-
-    Every metric of this module counts first (grouped confusion counts or plain 2 x 2 matrices,
-    :func:`_counts`) and then reads its value off the counts; the public signature
-    (:func:`_count_metric`), the threshold default and the counting are written once.
-    ``finish`` gives the name, the docstring and the result; with ``average=(default,
-    choices)`` it also takes the checked ``average``.
-    """
-    params = list(inspect.signature(_count_metric).parameters.values())
-    if average is None:
-        params = [p for p in params if p.name != "average"]
-    else:
-        params = [p.replace(default=average[0]) if p.name == "average" else p for p in params]
-
-    def make(finish: Callable[..., _R]) -> Callable[..., _R]:
-        signature = inspect.Signature(params, return_annotation=finish.__annotations__["return"])
-
-        # No default in this definition: `signature` holds them (and the API docs show them).
-        def metric(*args: Any, **kwargs: Any) -> _R:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            a = bound.arguments
-            threshold = _plain_threshold(a["groups"], a["threshold"])
-            counts = _counts(
-                a["preds"],
-                a["target"],
-                a["groups"],
-                threshold,
-                a["ignore_index"],
-                a["validate_args"],
-            )
-            if average is None:
-                return finish(counts, a["groups"])
-            return finish(counts, a["groups"], check_choice(a["average"], "average", average[1]))
-
-        metric.__signature__ = signature  # type: ignore[attr-defined]
-        metric.__annotations__ = {
-            **{p.name: p.annotation for p in params},
-            "return": signature.return_annotation,
-        }
-        metric.__name__ = metric.__qualname__ = finish.__name__
-        metric.__doc__ = finish.__doc__
-        return metric
-
-    return make
-
-
-# ---------------------------------------------------------------------------------------------
-# public metrics
-
-
-@_metric_of_counts()
-def confusion_matrices(  # noqa: D417 (documents the public signature)
-    counts: torch.Tensor, groups: AttributeGroups | None
 ) -> tuple[torch.Tensor, ...]:
     """One confusion matrix per group (rows: true attribute, columns: predicted attribute).
 
     Args:
         preds: Grouped: ``(N, G)`` predicted indices or ``(N, C)`` scores (argmax per group).
-            Plain: ``(N, C)`` probabilities or 0/1 predictions.
+            Plain: ``(N, C)`` probabilities, logits (floats outside ``[0, 1]`` get a sigmoid) or
+            0/1 predictions.
         target: Grouped: ``(N, G)`` true indices (or one-hot ``(N, C)``). Plain: multi-hot
             ``(N, C)``.
         groups: The label layout, or ``None`` for plain multi-label (one 2 x 2 matrix per label).
-        threshold: Plain only: decision threshold (default 0.5), one number or one per label.
+        threshold: Plain only: decision threshold on probabilities (default 0.5), one number or
+            one per label.
         ignore_index: Label value that is not counted.
         validate_args: Check shapes and values.
 
@@ -134,14 +87,21 @@ def confusion_matrices(  # noqa: D417 (documents the public signature)
         tensor([[1, 1],
                 [0, 0]])
     """
+    threshold = _plain_threshold(groups, threshold)
+    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     if groups is None:
         return tuple(counts.unbind(0))
     return split_confusion(counts, groups)
 
 
-@_metric_of_counts()
-def per_class_accuracy(  # noqa: D417 (documents the public signature)
-    counts: torch.Tensor, groups: AttributeGroups | None
+def per_class_accuracy(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
 ) -> torch.Tensor:
     r"""Grouped: recall of every attribute inside its group. Plain: each label's balanced accuracy.
 
@@ -151,13 +111,18 @@ def per_class_accuracy(  # noqa: D417 (documents the public signature)
         \mathrm{acc}_c = \frac{|\{n : y_{n,g(c)} = c \wedge \hat y_{n,g(c)} = c\}|}
                               {|\{n : y_{n,g(c)} = c\}|}
 
+    NaN for an attribute with nothing to score (no sample in ``target`` and never predicted),
+    0 for one without sample that was predicted: the attributes a macro average leaves out are
+    the NaNs (see the metrics guide, "A label absent from the data").
+
     Plain multi-label (``groups=None``): :math:`(\mathrm{TPR}_c + \mathrm{TNR}_c) / 2`, equal to
     ``sklearn.metrics.balanced_accuracy_score(target[:, c], preds[:, c] > threshold[c])`` (a label
-    with only negatives, or only positives, gets the one defined rate, as there).
+    with only negatives, or only positives, gets the one defined rate, as there; NaN for a label
+    without labelled sample).
 
     Args:
         preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (grouped); ``(N, C)``
-            probabilities or 0/1 predictions (plain).
+            probabilities, logits or 0/1 predictions (plain).
         target: ``(N, G)`` true indices, ``ignore_index`` for a missing label (grouped);
             multi-hot ``(N, C)`` (plain).
         groups: The label layout, or ``None`` for plain multi-label.
@@ -166,7 +131,7 @@ def per_class_accuracy(  # noqa: D417 (documents the public signature)
         validate_args: Check shapes and values.
 
     Returns:
-        ``(C,)`` float64 tensor (float32 on MPS); NaN for an attribute absent from ``target``.
+        ``(C,)`` float64 tensor (float32 on MPS).
 
     Example:
         >>> import torch
@@ -176,25 +141,46 @@ def per_class_accuracy(  # noqa: D417 (documents the public signature)
         >>> per_class_accuracy(torch.tensor([[0, 1], [0, 1]]), torch.tensor([[0, 1], [1, 1]]), groups)
         tensor([1., 0., nan, 1.], dtype=torch.float64)
     """
+    threshold = _plain_threshold(groups, threshold)
+    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     return per_class_from_any(counts, groups)
 
 
-@_metric_of_counts()
-def mean_class_accuracy(counts: torch.Tensor, groups: AttributeGroups | None) -> torch.Tensor:
+def mean_class_accuracy(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
     r"""Mean of :func:`per_class_accuracy`: the course metric (grouped) or mA (plain).
 
-    Grouped: average per-class accuracy, the mean recall over the attributes present in
-    ``target``. A predictor that always outputs the majority attribute scores ``G / C`` (one
-    recall of 1 per group) on data where every attribute occurs.
+    Grouped: average per-class accuracy, the macro recall over the attributes:
 
     .. math::
         \mathrm{score} = \frac{1}{|\mathcal C^+|}\sum_{c \in \mathcal C^+} \mathrm{acc}_c
 
-    where :math:`\mathcal C^+` are the attributes with at least one sample in ``target``.
+    where :math:`\mathcal C^+` leaves out the attributes with nothing to score (no sample in
+    ``target`` and never predicted), as torchmetrics' ``MulticlassAccuracy(average="macro")``
+    does: for one group, the two are equal. A predictor that always outputs the majority
+    attribute scores ``G / C`` (one recall of 1 per group) on data where every attribute occurs.
 
     Plain multi-label (``groups=None``): the pedestrian-attribute mean accuracy
     :math:`\mathrm{mA} = \frac1C \sum_c (\mathrm{TPR}_c + \mathrm{TNR}_c) / 2`, the mean over labels
     of scikit-learn's ``balanced_accuracy_score``; a constant predictor scores 0.5.
+
+    Args:
+        preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (grouped); ``(N, C)``
+            probabilities, logits (floats outside ``[0, 1]`` get a sigmoid) or 0/1 predictions
+            (plain).
+        target: ``(N, G)`` true indices, ``ignore_index`` for a missing label (grouped);
+            multi-hot ``(N, C)`` (plain).
+        groups: The label layout, or ``None`` for plain multi-label.
+        threshold: Plain only: decision threshold (default 0.5), one number or one per label.
+        ignore_index: Label value that is not counted.
+        validate_args: Check shapes and values.
 
     Returns:
         A float64 scalar (float32 on MPS).
@@ -214,26 +200,39 @@ def mean_class_accuracy(counts: torch.Tensor, groups: AttributeGroups | None) ->
         >>> mean_class_accuracy(probs, torch.tensor([[1, 0], [0, 1], [0, 1]]))  # plain: mA
         tensor(0.7500, dtype=torch.float64)
     """
+    threshold = _plain_threshold(groups, threshold)
+    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
     if int(counts.sum()) == 0:
         raise ValueError("Expected `target` to hold at least one labelled sample, but got none.")
     return per_class_from_any(counts, groups).nanmean()
 
 
-@_metric_of_counts(average=("none", ("none", "mean")))
-def group_accuracy(  # noqa: D417 (documents the public signature)
-    counts: torch.Tensor, groups: AttributeGroups | None, average: str
+def group_accuracy(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    average: str | None = "none",
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
 ) -> torch.Tensor:
-    """Plain accuracy inside each group (plain multi-label: of each label), or its mean.
+    """Plain accuracy inside each group (plain multi-label: of each label), or an average.
 
     Args:
         preds: ``(N, G)`` predicted indices or ``(N, C)`` scores (argmax per group); plain:
-            ``(N, C)`` probabilities or 0/1 predictions.
+            ``(N, C)`` probabilities, logits or 0/1 predictions.
         target: ``(N, G)`` true indices, ``ignore_index`` for a missing label; plain: multi-hot.
         groups: The label layout, or ``None`` for plain multi-label (each label a group).
-        average: ``"none"`` for the ``(G,)`` (plain: ``(C,)``) vector, ``"mean"`` for its mean.
+        average: ``"none"`` for the ``(G,)`` (plain: ``(C,)``) vector, ``"macro"`` for its mean
+            over the groups with a labelled sample, ``"micro"`` for the accuracy of all labelled
+            entries together.
         threshold: Plain only: decision threshold (default 0.5).
         ignore_index: Label value that is not counted.
         validate_args: Check shapes and values.
+
+    Returns:
+        A float64 ``(G,)`` tensor (plain ``(C,)``), or a scalar.
 
     Example:
         >>> import torch
@@ -242,28 +241,75 @@ def group_accuracy(  # noqa: D417 (documents the public signature)
         >>> groups = AttributeGroups([2, 2])
         >>> group_accuracy(torch.tensor([[0, 1], [0, 0]]), torch.tensor([[0, 1], [1, 0]]), groups)
         tensor([0.5000, 1.0000], dtype=torch.float64)
+        >>> group_accuracy(torch.tensor([[0, 1], [0, 0]]), torch.tensor([[0, 1], [1, 0]]), groups, average="macro")
+        tensor(0.7500, dtype=torch.float64)
     """
+    average = _check_average(average, GROUP_AVERAGES)
+    threshold = _plain_threshold(groups, threshold)
+    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
+    return _group_average(counts, groups, average)
+
+
+def _group_average(
+    counts: torch.Tensor, groups: AttributeGroups | None, average: str
+) -> torch.Tensor:
+    """The per-group (plain: per-label) accuracy of ``counts``, or its ``"macro"`` / ``"micro"`` average."""
+    if average == "micro":
+        if groups is None:
+            tn, fp, fn, tp = counts.reshape(-1, 4).sum(0).unbind(-1)
+            return _ratio(tn + tp, tn + fp + fn + tp)
+        mats = split_confusion(counts, groups)
+        correct = sum(m.diagonal().sum() for m in mats)
+        return _ratio(torch.as_tensor(correct), counts.sum())
     acc = accuracy_from_any(counts, groups)
     return acc if average == "none" else acc.nanmean()
 
 
-_LABEL_METRIC_DOC = r"""Per-label {title} and its macro mean (plain multi-label, or per attribute).
+def _label_score(
+    metric: str,
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None,
+    average: str | None,
+    threshold: Any,
+    ignore_index: int,
+    validate_args: bool,
+) -> torch.Tensor:
+    average = _check_average(average, LABEL_AVERAGES)
+    threshold = _plain_threshold(groups, threshold)
+    counts = _counts(preds, target, groups, threshold, ignore_index, validate_args)
+    return label_scores_from_counts(counts, groups, metric, average)
 
-    :math:`{formula}` for each label :math:`c` (grouped: each attribute against the other
-    attributes of its group, one-vs-rest), 0 where the denominator is 0 (scikit-learn's
-    ``zero_division=0``); ``average="macro"`` is the unweighted mean over all ``C`` labels. Equal
-    to ``sklearn.metrics.{sklearn}(target, preds > threshold, average=..., zero_division=0)``
-    and, for one number ``threshold``, to torchmetrics' ``{torchmetrics}`` wherever every label
-    has a positive or a predicted positive.
+
+def label_recall(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    average: str | None = "macro",
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
+    r"""Per-label recall and its averages (plain multi-label, or per attribute one-vs-rest).
+
+    :math:`\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FN}_c)` for each label :math:`c` (grouped:
+    each attribute against the other attributes of its group), 0 where the denominator is 0
+    (scikit-learn's ``zero_division=0``). Equal to torchmetrics' ``multilabel_recall`` (plain)
+    and ``multiclass_recall`` of each group (grouped), for every ``average``; see the metrics
+    guide for the rule on a label absent from the data.
 
     Args:
-        preds: Plain: probabilities ``(N, C)`` in ``[0, 1]`` or 0/1 predictions. Grouped:
-            ``(N, G)`` predicted indices or ``(N, C)`` scores.
+        preds: Plain: probabilities ``(N, C)``, logits (floats outside ``[0, 1]`` get a
+            sigmoid) or 0/1 predictions. Grouped: ``(N, G)`` predicted indices or ``(N, C)``
+            scores.
         target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
         groups: ``None`` for plain multi-label, or the label layout.
+        average: ``"macro"`` (mean over labels), ``"micro"`` (recall of the summed counts),
+            ``"weighted"`` (mean weighted by each label's positives) or ``"none"`` (the ``(C,)``
+            vector).
         threshold: Plain only: decision threshold (default 0.5): one number or one per label
             ``(C,)`` (see :func:`imbalml.tune_thresholds`).
-        average: ``"macro"`` (mean over labels) or ``"none"`` (the ``(C,)`` vector).
         ignore_index: Target value that is not counted.
         validate_args: Check shapes and values.
 
@@ -272,67 +318,110 @@ _LABEL_METRIC_DOC = r"""Per-label {title} and its macro mean (plain multi-label,
 
     Example:
         >>> import torch
-        >>> from imbalml.functional import {name}
+        >>> from imbalml.functional import label_recall
         >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
         >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
-        >>> {name}(probs, target, average="none")
-        {example}
+        >>> label_recall(probs, target, average="none")
+        tensor([1.0000, 0.5000], dtype=torch.float64)
+        >>> label_recall(probs, target, average="micro")  # 2 of 3 positives found
+        tensor(0.6667, dtype=torch.float64)
     """
-
-
-def _label_metric(
-    metric: str,
-) -> Callable[[torch.Tensor, AttributeGroups | None, str], torch.Tensor]:
-    """The per-label ``metric`` (``"recall"``, ``"precision"``, ``"f1"``) of the counts, or its mean."""
-
-    def score(counts: torch.Tensor, groups: AttributeGroups | None, average: str) -> torch.Tensor:
-        scores = label_scores_from_counts(counts, groups, metric)
-        return scores if average == "none" else scores.mean()
-
-    return score
-
-
-def _label_metric_function(
-    name: str, metric: str, title: str, formula: str, torchmetrics: str, example: str
-) -> Callable[..., torch.Tensor]:
-    """One of :func:`label_recall`, :func:`label_precision`, :func:`label_f1_score`.
-
-    The three differ only in the score taken from the counts: one docstring serves them all.
-    """
-    score = _label_metric(metric)
-    score.__name__ = name
-    score.__doc__ = _LABEL_METRIC_DOC.format(
-        name=name,
-        title=title,
-        formula=formula,
-        sklearn=name.replace("label_", "") if metric == "f1" else f"{metric}_score",
-        torchmetrics=torchmetrics,
-        example=example,
+    return _label_score(
+        "recall", preds, target, groups, average, threshold, ignore_index, validate_args
     )
-    return _metric_of_counts(average=("macro", AVERAGES))(score)
 
 
-label_recall = _label_metric_function(
-    "label_recall",
-    "recall",
-    "recall",
-    r"\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FN}_c)",
-    "multilabel_recall",
-    "tensor([1.0000, 0.5000], dtype=torch.float64)",
-)
-label_precision = _label_metric_function(
-    "label_precision",
-    "precision",
-    "precision",
-    r"\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FP}_c)",
-    "multilabel_precision",
-    "tensor([0.5000, 1.0000], dtype=torch.float64)",
-)
-label_f1_score = _label_metric_function(
-    "label_f1_score",
-    "f1",
-    "F1 score",
-    r"2\mathrm{TP}_c / (2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)",
-    "multilabel_f1_score",
-    "tensor([0.6667, 0.6667], dtype=torch.float64)",
-)
+def label_precision(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    average: str | None = "macro",
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
+    r"""Per-label precision and its averages (plain multi-label, or per attribute one-vs-rest).
+
+    :math:`\mathrm{TP}_c / (\mathrm{TP}_c + \mathrm{FP}_c)` for each label :math:`c` (grouped:
+    each attribute against the other attributes of its group), 0 where the denominator is 0
+    (scikit-learn's ``zero_division=0``). Equal to torchmetrics' ``multilabel_precision`` (plain)
+    and ``multiclass_precision`` of each group (grouped), for every ``average``; see the metrics
+    guide for the rule on a label absent from the data.
+
+    Args:
+        preds: Plain: probabilities ``(N, C)``, logits (floats outside ``[0, 1]`` get a
+            sigmoid) or 0/1 predictions. Grouped: ``(N, G)`` predicted indices or ``(N, C)``
+            scores.
+        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
+        groups: ``None`` for plain multi-label, or the label layout.
+        average: ``"macro"`` (mean over labels), ``"micro"`` (precision of the summed counts),
+            ``"weighted"`` (mean weighted by each label's positives) or ``"none"`` (the ``(C,)``
+            vector).
+        threshold: Plain only: decision threshold (default 0.5): one number or one per label
+            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
+        ignore_index: Target value that is not counted.
+        validate_args: Check shapes and values.
+
+    Returns:
+        A float64 scalar, or ``(C,)`` with ``average="none"``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml.functional import label_precision
+        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
+        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
+        >>> label_precision(probs, target, average="none")
+        tensor([0.5000, 1.0000], dtype=torch.float64)
+    """
+    return _label_score(
+        "precision", preds, target, groups, average, threshold, ignore_index, validate_args
+    )
+
+
+def label_f1_score(
+    preds: Any,
+    target: Any,
+    groups: AttributeGroups | None = None,
+    *,
+    average: str | None = "macro",
+    threshold: float | torch.Tensor | None = None,
+    ignore_index: int = -100,
+    validate_args: bool = True,
+) -> torch.Tensor:
+    r"""Per-label F1 score and its averages (plain multi-label, or per attribute one-vs-rest).
+
+    :math:`2\mathrm{TP}_c / (2\mathrm{TP}_c + \mathrm{FP}_c + \mathrm{FN}_c)` for each label
+    :math:`c` (grouped: each attribute against the other attributes of its group), 0 where the
+    denominator is 0 (scikit-learn's ``zero_division=0``). Equal to torchmetrics'
+    ``multilabel_f1_score`` (plain) and ``multiclass_f1_score`` of each group (grouped), for
+    every ``average``; see the metrics guide for the rule on a label absent from the data.
+
+    Args:
+        preds: Plain: probabilities ``(N, C)``, logits (floats outside ``[0, 1]`` get a
+            sigmoid) or 0/1 predictions. Grouped: ``(N, G)`` predicted indices or ``(N, C)``
+            scores.
+        target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
+        groups: ``None`` for plain multi-label, or the label layout.
+        average: ``"macro"`` (mean over labels), ``"micro"`` (F1 of the summed counts),
+            ``"weighted"`` (mean weighted by each label's positives) or ``"none"`` (the ``(C,)``
+            vector).
+        threshold: Plain only: decision threshold (default 0.5): one number or one per label
+            ``(C,)`` (see :func:`imbalml.tune_thresholds`).
+        ignore_index: Target value that is not counted.
+        validate_args: Check shapes and values.
+
+    Returns:
+        A float64 scalar, or ``(C,)`` with ``average="none"``.
+
+    Example:
+        >>> import torch
+        >>> from imbalml.functional import label_f1_score
+        >>> probs = torch.tensor([[0.9, 0.2], [0.6, 0.7], [0.1, 0.4]])
+        >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
+        >>> label_f1_score(probs, target, average="none")
+        tensor([0.6667, 0.6667], dtype=torch.float64)
+    """
+    return _label_score(
+        "f1", preds, target, groups, average, threshold, ignore_index, validate_args
+    )

@@ -53,16 +53,38 @@ def _one_vs_rest(counts: torch.Tensor, groups: AttributeGroups | None) -> tuple[
     return tp, fp, fn
 
 
+def _weighted_mean(scores: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum(w * s) / sum(w)``, 0 where every weight is 0 (torchmetrics' ``_safe_divide``)."""
+    weights = weights.to(scores.dtype)
+    total = weights.sum()
+    return torch.where(total > 0, (weights * scores).sum() / total.clamp(min=1e-300), 0.0)
+
+
 def label_scores_from_counts(
-    counts: torch.Tensor, groups: AttributeGroups | None, metric: str
+    counts: torch.Tensor, groups: AttributeGroups | None, metric: str, average: str = "none"
 ) -> torch.Tensor:
-    """Per-label ``"recall"``, ``"precision"`` or ``"f1"`` ``(C,)``; 0 where undefined."""
+    """Per-label ``"recall"``, ``"precision"`` or ``"f1"`` ``(C,)`` (0 where undefined), or an average.
+
+    ``average``: ``"none"``, ``"micro"`` (the score of the summed counts), ``"weighted"`` (weights
+    ``tp + fn``, the support) or ``"macro"``: the unweighted mean over the labels, leaving out,
+    grouped, the attributes with ``tp + fp + fn == 0`` (the rule of :mod:`imbalml.metrics`).
+    """
     tp, fp, fn = _one_vs_rest(counts, groups)
+    if average == "micro":
+        tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
     if metric == "recall":
-        return _zero_if_nan(_ratio(tp, tp + fn))
-    if metric == "precision":
-        return _zero_if_nan(_ratio(tp, tp + fp))
-    return _zero_if_nan(_ratio(2 * tp, 2 * tp + fp + fn))
+        scores = _zero_if_nan(_ratio(tp, tp + fn))
+    elif metric == "precision":
+        scores = _zero_if_nan(_ratio(tp, tp + fp))
+    else:
+        scores = _zero_if_nan(_ratio(2 * tp, 2 * tp + fp + fn))
+    if average in ("none", "micro"):
+        return scores
+    if average == "weighted":
+        return _weighted_mean(scores, tp + fn)
+    if groups is None:
+        return scores.mean()
+    return _weighted_mean(scores, (tp + fp + fn) > 0)
 
 
 def per_class_from_any(counts: torch.Tensor, groups: AttributeGroups | None) -> torch.Tensor:

@@ -165,12 +165,19 @@ def split_confusion(counts: torch.Tensor, groups: AttributeGroups) -> tuple[torc
 
 
 def per_class_from_counts(counts: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:
-    """Recall of each attribute inside its group, ``(C,)``, NaN where the attribute has no sample."""
+    """Recall of each attribute inside its group, ``(C,)``.
+
+    NaN where the attribute has nothing to score (no sample and never predicted: ``tp + fp + fn
+    == 0``, left out of a macro mean as in torchmetrics' multiclass metrics); 0 for an attribute
+    without sample that was predicted (only false alarms).
+    """
     dtype = _result_dtype(counts.device)
     mats = split_confusion(counts, groups)
     correct = torch.cat([m.diagonal() for m in mats]).to(dtype)
     support = torch.cat([m.sum(1) for m in mats]).to(dtype)
-    return correct / support  # 0 / 0 -> nan
+    predicted = torch.cat([m.sum(0) for m in mats]).to(dtype)
+    recall = torch.nan_to_num(correct / support, nan=0.0)
+    return torch.where(support + predicted - correct > 0, recall, torch.nan)
 
 
 def group_accuracy_from_counts(counts: torch.Tensor, groups: AttributeGroups) -> torch.Tensor:

@@ -45,10 +45,20 @@ def _check_threshold(threshold: Any, num_labels: int) -> float | torch.Tensor:
     return check_number(threshold, "threshold", low=0.0, high=1.0)
 
 
+def probabilities(preds: torch.Tensor) -> torch.Tensor:
+    """Apply torchmetrics' rule to float scores: all inside ``[0, 1]``, probabilities; else logits.
+
+    Logits get a sigmoid. The choice is made on the device (``torch.where`` of one
+    ``all()``), so nothing is read back to the host.
+    """
+    inside = ((preds >= 0) & (preds <= 1)).all()
+    return torch.where(inside, preds, preds.sigmoid())
+
+
 def _binary_preds(
     preds: Any, shape: tuple[int, ...], threshold: Any, validate: bool
 ) -> torch.Tensor:
-    """``(N, C)`` 0/1 long predictions from probabilities (``> threshold``) or 0/1 values."""
+    """``(N, C)`` 0/1 long predictions from probabilities or logits (``> threshold``) or 0/1 values."""
     preds = as_tensor(preds, "preds")
     if validate:
         if tuple(preds.shape) != tuple(shape):
@@ -58,17 +68,12 @@ def _binary_preds(
             )
     if preds.is_floating_point():
         if validate and preds.numel():
-            bad = ~((preds >= 0) & (preds <= 1))  # NaN too
-            if bool(bad.any()):
-                where = first_true(bad)
-                raise ValueError(
-                    f"Expected `preds` to be probabilities in [0, 1] (apply torch.sigmoid to "
-                    f"logits), but got {preds[where].item():g} at {position(where)}."
-                )
+            check_finite(preds, "preds")
         thr = _check_threshold(threshold, shape[1]) if validate else threshold
+        probs = probabilities(preds)
         if isinstance(thr, torch.Tensor):
-            thr = thr.to(device=preds.device, dtype=preds.dtype)
-        return (preds > thr).long()
+            thr = thr.to(device=probs.device, dtype=probs.dtype)
+        return (probs > thr).long()
     if validate:
         check_multi_hot(preds, "preds", num_labels=shape[1], ignore_index=None)
     return (preds != 0).long()
@@ -85,8 +90,9 @@ def multilabel_confusion_matrix(
     """One 2 x 2 confusion matrix per label: the state every plain multi-label metric reduces.
 
     Args:
-        preds: Probabilities ``(N, C)`` in ``[0, 1]`` (label ``c`` is predicted positive where
-            ``preds[:, c] > threshold[c]``), or 0/1 predictions (integer or bool).
+        preds: Float scores ``(N, C)``: probabilities if all are in ``[0, 1]``, else logits,
+            which get a sigmoid (torchmetrics' rule); label ``c`` is predicted positive where
+            the probability ``> threshold[c]``. Or 0/1 predictions (integer or bool).
         target: Multi-hot ``(N, C)``: 0/1 (integer, bool or float) or ``ignore_index``, which is
             not counted.
         threshold: Decision threshold: one number in ``[0, 1]`` or one per label ``(C,)``.

@@ -7,10 +7,11 @@ from typing import Any
 import torch
 
 from imbalml._layout_checks import check_optional_groups, check_scores
-from imbalml._validation import as_tensor, check_choice, check_finite, check_multi_hot, check_shape
+from imbalml._validation import as_tensor, check_finite, check_multi_hot, check_shape
 from imbalml.functional.grouped import grouped_softmax
-from imbalml.functional.metrics.count_metrics import AVERAGES
+from imbalml.functional.metrics.count_metrics import LABEL_AVERAGES, _check_average
 from imbalml.functional.metrics.grouped_counts import _grouped_target
+from imbalml.functional.metrics.multilabel_counts import probabilities
 from imbalml.groups import AttributeGroups
 
 __all__ = ["label_average_precision"]
@@ -25,8 +26,10 @@ def ranking_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores ``(N, C)`` and long multi-hot targets (``ignore_index`` kept) for ranking metrics.
 
-    Grouped: per-group softmax probabilities and one-hot targets, a missing group label marking
-    its whole segment ``ignore_index``.
+    Float ``preds`` follow torchmetrics' rule: all inside ``[0, 1]``, probabilities (grouped: per
+    group, as a softmax gives them); otherwise logits, which get a sigmoid (plain) or a softmax
+    per group (grouped). Grouped targets become one-hot, a missing group label marking its whole
+    segment ``ignore_index``.
     """
     groups = check_optional_groups(groups)
     preds = as_tensor(preds, "preds")
@@ -44,7 +47,7 @@ def ranking_inputs(
                     f"but got {tuple(preds.shape)}."
                 )
             check_finite(preds, "preds")
-        return preds, target.long()
+        return probabilities(preds), target.long()
     hard = _grouped_target(target, groups, ignore_index, validate_args)
     check_scores(preds, groups, "preds")
     check_shape(preds, "preds", (hard.shape[0], groups.num_attributes), "(N, C)")
@@ -52,7 +55,8 @@ def ranking_inputs(
         hard, ignore_index=ignore_index, dtype=torch.long, validate_args=False
     )
     missing = (hard == ignore_index)[:, groups.group_index(hard.device)]
-    probs = grouped_softmax(preds, groups, validate_args=False)
+    inside = ((preds >= 0) & (preds <= 1)).all()
+    probs = torch.where(inside, preds, grouped_softmax(preds, groups, validate_args=False))
     return probs, torch.where(missing, ignore_index, one_hot)
 
 
@@ -61,22 +65,27 @@ def label_average_precision(
     target: Any,
     groups: AttributeGroups | None = None,
     *,
-    average: str = "macro",
+    average: str | None = "macro",
     ignore_index: int = -100,
     validate_args: bool = True,
 ) -> torch.Tensor:
-    """Per-label average precision (area under the precision-recall curve) and its macro mean (mAP).
+    """Per-label average precision (area under the precision-recall curve) and its averages (mAP).
 
-    Computed by torchmetrics' ``multilabel_average_precision`` (exact, ``thresholds=None``);
-    equal to ``sklearn.metrics.average_precision_score(target, preds, average=...)``. A label
-    without positives gets AP 0 (and counts in the macro mean), as in both. Grouped: each
-    attribute one-vs-rest on its group's softmax probabilities.
+    Computed by torchmetrics (exact, ``thresholds=None``). Plain: torchmetrics'
+    ``multilabel_average_precision``, equal to
+    ``sklearn.metrics.average_precision_score(target, preds, average=...)``; a label without
+    positives gets AP 0 and counts in the macro mean, as in both. Grouped: each attribute
+    one-vs-rest on its group's probabilities, as torchmetrics' ``multiclass_average_precision``
+    of each group: an attribute without positives has no AP (NaN) and is left out of the macro
+    mean (see the metrics guide, "A label absent from the data").
 
     Args:
-        preds: Scores ``(N, C)``: probabilities or logits (AP depends on the ranking only).
+        preds: Scores ``(N, C)``: probabilities if all are in ``[0, 1]`` (grouped: per group, as
+            a softmax gives them), else logits (a sigmoid, or a softmax per group, is applied).
         target: Plain: multi-hot ``(N, C)``. Grouped: hard ``(N, G)`` indices.
         groups: ``None`` for plain multi-label, or the label layout.
-        average: ``"macro"`` (mAP) or ``"none"`` (the ``(C,)`` vector).
+        average: ``"macro"`` (mAP), ``"micro"`` (AP of all entries pooled), ``"weighted"``
+            (weighted by each label's positives) or ``"none"`` (the ``(C,)`` vector).
         ignore_index: Target value that is not counted.
         validate_args: Check shapes and values.
 
@@ -90,16 +99,40 @@ def label_average_precision(
         >>> target = torch.tensor([[1, 0], [0, 1], [0, 1]])
         >>> label_average_precision(probs, target, average="none")
         tensor([1., 1.])
+        >>> label_average_precision(torch.logit(probs), target)  # logits: the same ranking
+        tensor(1.)
     """
+    average = _check_average(average, LABEL_AVERAGES)
+    scores, labels = ranking_inputs(preds, target, groups, ignore_index, validate_args)
+    return average_precision_of(scores, labels, groups, average, ignore_index)
+
+
+def average_precision_of(
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    groups: AttributeGroups | None,
+    average: str,
+    ignore_index: int,
+) -> torch.Tensor:
+    """AP of checked ``(scores, labels)`` from :func:`ranking_inputs`, under the layout's rule."""
     from torchmetrics.functional.classification import multilabel_average_precision
 
-    check_choice(average, "average", AVERAGES)
-    scores, labels = ranking_inputs(preds, target, groups, ignore_index, validate_args)
-    return multilabel_average_precision(
-        scores.float(),
-        labels,
-        num_labels=scores.shape[1],
-        average=None if average == "none" else "macro",
-        ignore_index=ignore_index,
-        validate_args=False,
-    )
+    def ap(mode: str | None) -> torch.Tensor:
+        return multilabel_average_precision(
+            scores.float(), labels, num_labels=scores.shape[1], average=mode,  # type: ignore[arg-type]
+            ignore_index=ignore_index, validate_args=False,
+        )  # fmt: skip
+
+    if average == "micro" or (groups is None and average != "none"):
+        return ap(average)
+    per_label = ap(None)
+    if groups is None:
+        return per_label
+    positives = (labels == 1).sum(0)
+    per_label = torch.where(positives > 0, per_label, torch.nan)
+    if average == "none":
+        return per_label
+    if average == "weighted":
+        weights = positives.to(per_label.dtype)
+        return torch.nan_to_num(per_label, nan=0.0).mul(weights).sum() / weights.sum()
+    return per_label.nanmean()

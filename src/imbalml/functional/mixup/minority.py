@@ -21,13 +21,18 @@ __all__ = ["minority_attributes", "minority_mask"]
 def minority_attributes(counts: Any, *, count_threshold: float | None = None) -> torch.Tensor:
     """Mark the attributes (labels) whose training count is at most ``count_threshold``.
 
+    A missing label is unknown, never a negative: each attribute's count is first brought to
+    the whole set, ``positives * num_samples / labelled`` (the count it would have if every
+    label were known, at its frequency among the labelled samples), and compared with the
+    threshold. With complete labels this is the count itself.
+
     Args:
-        counts: Per-attribute counts ``(C,)`` (tensor, array or list), e.g. from
-            :func:`imbalml.label_counts`; for plain multi-label, the positives of each label.
-        count_threshold: An attribute is minority when ``count <= count_threshold`` (a number of
-            samples, not a frequency). Default: the mean count per attribute,
-            ``counts.sum() / C`` (the fashion report's choice: 5000 images x 6 groups / 26
-            attributes, about 1154).
+        counts: A :class:`~imbalml.LabelCounts` from :func:`imbalml.label_counts`, or
+            per-attribute counts ``(C,)`` over complete labels (tensor, array or list); plain
+            multi-label, the positives of each label.
+        count_threshold: An attribute is minority when its count is ``<= count_threshold`` (a
+            number of samples, not a frequency). Default: the mean count per attribute (the
+            fashion report's choice: 5000 images x 6 groups / 26 attributes, about 1154).
 
     Returns:
         A bool tensor ``(C,)`` on the device of ``counts``.
@@ -37,6 +42,8 @@ def minority_attributes(counts: Any, *, count_threshold: float | None = None) ->
         ValueError: If ``counts`` is not a non-empty 1-D array of finite non-negative values.
 
     Example:
+        >>> import torch
+        >>> from imbalml import label_counts
         >>> from imbalml.functional import minority_attributes
         >>> fashion = [768, 853, 334, 422, 109, 2408, 106, 1523, 862, 2615, 488, 951, 3561,
         ...            2086, 826, 19, 2069, 310, 702, 3399, 105, 48, 436, 749, 279, 3972]
@@ -44,14 +51,23 @@ def minority_attributes(counts: Any, *, count_threshold: float | None = None) ->
         18
         >>> minority_attributes([5, 1, 3], count_threshold=3)
         tensor([False,  True,  True])
+        >>> target = torch.tensor([[1, 0], [0, 1], [-100, 1], [-100, 1]])  # label 0: 1 of 2 known
+        >>> minority_attributes(label_counts(target), count_threshold=1.5)
+        tensor([False, False])
     """
-    counts = check_counts(counts)
+    stats = check_counts(counts)
+    known = stats.labelled > 0
+    scaled = torch.where(
+        known,
+        stats.positives * stats.num_samples / torch.where(known, stats.labelled, 1.0),
+        stats.positives,
+    )
     limit = (
-        counts.mean()
+        scaled.mean()
         if count_threshold is None
         else check_number(count_threshold, "count_threshold")
     )
-    return counts <= limit
+    return scaled <= limit
 
 
 def _rows(tensor: torch.Tensor) -> int:
