@@ -20,6 +20,7 @@ import imbalml.mixup
 import imbalml.samplers
 import imbalml.thresholds
 import imbalml.weights
+from imbalml.functional.metrics.count_metrics import GROUP_AVERAGES, LABEL_AVERAGES
 from imbalml.metrics import GroupAccuracy, LabelF1Score, LabelPrecision, LabelRecall
 from imbalml.metrics.confusion import _ConfusionMetric
 
@@ -46,10 +47,10 @@ def test_no_public_constructor_has_a_generated_signature() -> None:
 
 @pytest.mark.parametrize("cls", [GroupAccuracy, LabelRecall, LabelPrecision, LabelF1Score])
 def test_metric_signatures_repeat_the_shared_arguments(cls: type) -> None:
-    """``average`` after ``groups``; every other argument as the shared base defines it."""
+    """``average`` after ``num_labels`` (torchmetrics' order); the rest as the shared base defines it."""
     base = inspect.signature(_ConfusionMetric).parameters
     own = inspect.signature(cls).parameters
-    assert list(own) == ["groups", "average", *list(base)[1:]]
+    assert list(own) == ["groups", "num_labels", "average", *list(base)[2:]]
     base_hints = typing.get_type_hints(_ConfusionMetric.__init__)
     own_hints = typing.get_type_hints(cls.__init__)
     for name, param in base.items():
@@ -57,9 +58,10 @@ def test_metric_signatures_repeat_the_shared_arguments(cls: type) -> None:
         if name in base_hints:
             assert own_hints[name] == base_hints[name], name
     assert own["average"].kind is inspect.Parameter.KEYWORD_ONLY
-    expected = ("none", ("none", "mean")) if cls is GroupAccuracy else ("macro", ("macro", "none"))
+    expected = ("none", GROUP_AVERAGES) if cls is GroupAccuracy else ("macro", LABEL_AVERAGES)
     assert own["average"].default == expected[0]
-    assert typing.get_args(own_hints["average"]) == expected[1]
+    literal, none = typing.get_args(own_hints["average"])
+    assert typing.get_args(literal) == expected[1] and none is type(None)
 
 
 @pytest.mark.parametrize("cls", [GroupAccuracy, LabelRecall])

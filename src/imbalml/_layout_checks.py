@@ -8,19 +8,14 @@ way only: ``_validation`` <- ``groups`` <- ``_layout_checks``.
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from imbalml._validation import as_tensor, check_finite, check_rows, check_shape, first_true
 from imbalml.groups import AttributeGroups, check_float_hard_labels, check_hard_target, check_scores
 
-if TYPE_CHECKING:
-    from imbalml.data.stats import LabelCounts
-
 __all__ = [
-    "check_counts",
     "check_float_hard_labels",
     "check_groups",
     "check_hard_target",
@@ -134,92 +129,3 @@ def describe_attribute(index: int, groups: AttributeGroups | None) -> str:
         f"attribute {groups.attribute_names[index]!r} (index {index}, group "
         f"{groups.names[group]!r})"
     )
-
-
-def check_counts(
-    counts: Any,
-    groups: AttributeGroups | None = None,
-    name: str = "counts",
-    *,
-    plain_tensor: bool = True,
-) -> LabelCounts:
-    """Check class statistics: a :class:`~imbalml.LabelCounts`, or per-attribute counts ``(C,)``.
-
-    The one check behind :func:`imbalml.class_weights`, :func:`imbalml.class_priors`,
-    :func:`imbalml.minority_attributes` and the mixup classes; it returns a
-    :class:`~imbalml.LabelCounts` with float64 ``positives`` and ``labelled`` on the device of
-    ``counts``.
-
-    * A :class:`~imbalml.LabelCounts` (from :func:`imbalml.label_counts`) is checked against
-      ``groups`` (``None`` takes the object's own layout).
-    * A plain array of counts ``(C,)`` (real, finite, ``>= 0``) with ``groups``: each group's
-      labelled samples are the sum of its counts (a hard target has one attribute per labelled
-      sample), ``num_samples`` the largest of these sums.
-    * A plain array without ``groups``: only with ``plain_tensor=True`` (the minority rule, which
-      needs counts only), read as counts over complete labels; otherwise a ``TypeError`` names
-      :func:`imbalml.label_counts` (a label's known negatives are not in its positives).
-    """
-    from imbalml.data.stats import LabelCounts
-
-    if isinstance(counts, LabelCounts):
-        if groups is not None and check_groups(groups) != counts.groups:
-            raise ValueError(
-                f"Expected `{name}` counted with the same layout as `groups` ({groups!r}), but "
-                f"it was counted with groups={counts.groups!r}."
-            )
-        positives = _check_count_values(counts.positives, counts.groups, f"{name}.positives")
-        labelled = _check_count_values(counts.labelled, counts.groups, f"{name}.labelled")
-        check_shape(labelled, f"{name}.labelled", tuple(positives.shape), "(C,)")
-        above = positives > labelled
-        if bool(above.any()):
-            (i,) = first_true(above)
-            raise ValueError(
-                f"Expected `{name}.positives` <= `{name}.labelled`, but "
-                f"{describe_attribute(i, counts.groups)} has {positives[i].item():g} positives "
-                f"of {labelled[i].item():g} labelled samples."
-            )
-        return LabelCounts(positives, labelled, int(counts.num_samples), counts.groups)
-    if isinstance(counts, (int, float)) or counts is None:
-        raise TypeError(
-            f"Expected `{name}` to be an imbalml.LabelCounts (from imbalml.label_counts) or "
-            f"per-attribute counts (C,), but got {type(counts).__name__}."
-        )
-    groups = check_optional_groups(groups)
-    positives = _check_count_values(counts, groups, name)
-    if groups is None:
-        if not plain_tensor:
-            raise TypeError(
-                f"Expected `{name}` to be an imbalml.LabelCounts for plain multi-label "
-                f"(groups=None): a (C,) array of positives does not say how many samples of each "
-                f"label are known. Count with `imbalml.label_counts(target)`."
-            )
-        total = int(math.ceil(float(positives.max())))
-        return LabelCounts(positives, torch.full_like(positives, total), total, None)
-    index = torch.tensor(groups.attribute_group, device=positives.device)
-    totals = torch.zeros(groups.num_groups, dtype=positives.dtype, device=positives.device)
-    totals = totals.index_add(0, index, positives)
-    return LabelCounts(positives, totals[index], int(math.ceil(float(totals.max()))), groups)
-
-
-def _check_count_values(counts: Any, groups: AttributeGroups | None, name: str) -> torch.Tensor:
-    """Counts ``(C,)``: real, finite, ``>= 0``, as float64 on their device."""
-    counts = as_tensor(counts, name)
-    if counts.is_complex() or counts.dtype == torch.bool:
-        raise TypeError(f"Expected `{name}` to have a real dtype, but got {counts.dtype}.")
-    if groups is not None:
-        check_shape(counts, name, (check_groups(groups).num_attributes,), "(C,)")
-    elif counts.ndim != 1 or counts.numel() == 0:
-        raise ValueError(
-            f"Expected `{name}` of shape (C,) with C >= 1 (at least one attribute), "
-            f"but got {tuple(counts.shape)}."
-        )
-    counts = counts.detach().double()
-    check_finite(counts, name)
-    negative = counts < 0
-    if bool(negative.any()):
-        (i,) = first_true(negative)
-        raise ValueError(
-            f"Expected `{name}` >= 0, but got {counts[i].item():g} for "
-            f"{describe_attribute(i, groups)}."
-        )
-    return counts

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from imbalml._layout_checks import check_counts, describe_attribute
+from imbalml._layout_checks import describe_attribute
 from imbalml._validation import check_choice, check_number, first_true
-from imbalml.data.stats import LabelCounts
+from imbalml.data.stats import LabelCounts, check_counts
 from imbalml.groups import AttributeGroups
 
 __all__ = ["STRATEGIES", "class_priors", "class_weights"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -110,7 +110,7 @@ class GroupAccuracy(_ConfusionMetric):
         groups: AttributeGroups | None = None,
         *,
         num_labels: int | None = None,
-        average: str | None = "none",
+        average: Literal["micro", "macro", "none"] | None = "none",
         threshold: float | torch.Tensor | None = None,
         ignore_index: int = -100,
         validate_args: bool = True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -25,7 +25,7 @@ class _LabelScore(_ConfusionMetric):
         groups: AttributeGroups | None = None,
         *,
         num_labels: int | None = None,
-        average: str | None = "macro",
+        average: Literal["micro", "macro", "weighted", "none"] | None = "macro",
         threshold: float | torch.Tensor | None = None,
         ignore_index: int = -100,
         validate_args: bool = True,

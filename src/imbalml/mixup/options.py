@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
-from imbalml._layout_checks import check_counts, check_optional_groups
+from imbalml._layout_checks import check_optional_groups
 from imbalml._validation import check_int
+from imbalml.data.stats import check_counts
 from imbalml.functional.mixup.minority import check_minority, minority_attributes, minority_mask
 from imbalml.functional.mixup.plan import MixupPlan, _check_generator, _check_options, mixup_plan
 from imbalml.groups import AttributeGroups

@@ -7,12 +7,12 @@ from typing import Any
 import torch
 
 from imbalml._layout_checks import (
-    check_counts,
     check_hard_target,
     check_optional_groups,
     check_soft_target,
 )
 from imbalml._validation import as_tensor, check_multi_hot, check_number, check_shape
+from imbalml.data.stats import check_counts
 from imbalml.groups import AttributeGroups
 
 __all__ = ["minority_attributes", "minority_mask"]
