@@ -156,7 +156,7 @@ def test_holdout_option_carves_even_when_val_is_labelled(tmp_path: Path) -> None
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1"])
 def test_holdout_must_be_a_fraction(value: str, tmp_path: Path) -> None:
     args = train.get_args_parser().parse_args(["--holdout", value])
-    with pytest.raises(ValueError, match=rf"expected `holdout` to be a fraction in \(0, 1\), but got {value}"):
+    with pytest.raises(ValueError, match=rf"expected `holdout` \(--holdout\) in \(0\.0, 1\.0\), but got {value}"):
         config_mod.resolve_config(args)
 
 
