@@ -169,7 +169,9 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
          "backbone features.", ("finetune", "frozen"))
     _add(g, "feature_views", 2, "Frozen protocol: augmented views per training image, besides the centre view.")
     _add(g, "feature_seed", 0, "Frozen protocol: seed of the augmented views.")
-    _add(g, "cache_dir", None, "Frozen protocol: feature cache folder; without it, OUT_DIR/feature-cache.")
+    _add(g, "cache_dir", None, "Frozen protocol: feature cache folder; without it, the user cache shared by "
+         "every run: $IMBALML_CACHE/features, else $XDG_CACHE_HOME/imbalml/features, else "
+         "~/.cache/imbalml/features.")
     _add(g, "freeze_stages", 0, "Fine-tune protocol: keep the stem and this many first backbone stages frozen.")
     g = parser.add_argument_group("loss")
     _add(g, "loss", "asl", "Loss: asl is the report's grouped-softmax asymmetric loss, asl_sigmoid the "
