@@ -304,7 +304,7 @@ CASES = [
          ValueError, r"Expected `alpha` in \(0, inf\), but got -0\.5"),
     # ---- configuration files --------------------------------------------------------------
     Case("unknown-config-key", lambda c: config_mod.load_yaml(write(c.tmp / "run.yaml", "epochs: 3\nlearning_rate: 0.1\n")),
-         ValueError, r"run\.yaml: unknown option\(s\) \['learning_rate'\]; known options are: "),
+         ValueError, r"run\.yaml: unknown option\(s\) \['learning_rate'\]; `learning_rate`: did you mean `lr`\?; known options are: "),
     Case("config-wrong-type", lambda c: c.train("--config", str(write(c.tmp / "run.yaml", "weight_decay: high\n"))),
          ValueError, r"run\.yaml: expected `weight_decay` of type float \(like \S+\), but got 'high' \(str\)"),
     Case("config-bad-choice", lambda c: c.train("--config", str(write(c.tmp / "run.yaml", "mixup: sometimes\n"))),
