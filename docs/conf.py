@@ -40,6 +40,9 @@ extensions = [
     "sphinx_autodoc_typehints",  # after napoleon
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from the build, not a CDN: copies the sphinx-mathjax-offline package's MathJax 3 into
+    # _static/mathjax and points mathjax_path there, so the maths renders without internet.
+    "sphinx-mathjax-offline",
     "sphinx.ext.doctest",
     "sphinx.ext.viewcode",
     "myst_parser",

@@ -49,8 +49,10 @@ def test_docs_build_warning_free_and_guide_examples_run(tmp_path: Path) -> None:
     doctrees = tmp_path / "doctrees"
     _sphinx("html", tmp_path / "html", doctrees)
     html = tmp_path / "html"
-    for page in ["index", "getting_started", "guide/losses", "example", "api/index", "changelog"]:
+    for page in ["index", "getting_started", "guide/losses", "guide/thresholds", "example", "api/index",
+                 "changelog"]:
         assert (html / f"{page}.html").is_file(), page
+    _assert_mathjax_is_bundled(html)
     # Every public object got its page (the listed modules present in this tree).
     _, _, entries = _api_extension().collect(_listed_modules())
     pages = {p.stem for p in (html / "api" / "generated" / "objects").glob("*.html")}
@@ -61,6 +63,23 @@ def test_docs_build_warning_free_and_guide_examples_run(tmp_path: Path) -> None:
     ran = re.search(r"^\s+(\d+) tests$", report, re.M)
     assert ran and int(ran.group(1)) >= 50, report[-3000:]
     assert re.search(r"^\s+0 failures in tests$", report, re.M), report[-3000:]
+
+
+def _assert_mathjax_is_bundled(html: Path) -> None:
+    """The maths renders offline: pages load MathJax from ``_static``, no page names a remote MathJax."""
+    script = html / "_static" / "mathjax" / "tex-chtml.js"
+    assert script.is_file() and script.stat().st_size > 100_000  # the real MathJax 3 bundle
+    fonts = list((html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert len(fonts) > 10  # the fonts its CommonHTML output loads, beside it
+    remote = re.compile(r"""(src|href)=["'](https?:)?//[^"']*mathjax""", re.I)
+    pages = sorted(html.rglob("*.html"))
+    with_math = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not remote.search(text), f"{page.relative_to(html)} loads MathJax from the network"
+        if "_static/mathjax/tex-chtml.js" in text:
+            with_math.append(page.relative_to(html).as_posix())
+    assert "guide/losses.html" in with_math  # a page with maths loads the bundled script
 
 
 def test_every_public_name_is_in_the_api_reference() -> None:

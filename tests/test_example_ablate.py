@@ -31,12 +31,13 @@ def _tiny_configs(tmp: Path) -> tuple[Path, Path]:
 
 
 def _ablate(root: Path, tmp: Path, base: Path, best: Path) -> subprocess.CompletedProcess:
+    env = dict(subprocess_env(), IMBALML_CACHE=str(tmp / "user-cache"))  # never the real ~/.cache
     return subprocess.run(
         [PYTHON, str(EXAMPLE_DIR / "ablate.py"), "--data-root", str(root), "--seeds", "0", "1",
          "--only", "report", "ce", "mixup_off", "best", "--out-dir", str(tmp / "runs"), "--base", str(base),
          "--best", str(best), "--results", str(tmp / "RESULTS.md"), "--figure", str(tmp / "fig.png"),
          "--jobs", "2"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=600)
+        capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.mark.slow
@@ -61,8 +62,10 @@ def test_ablation_table_figure_and_reuse(tmp_path: Path) -> None:
     assert yaml.safe_load((tmp_path / "runs" / "mixup_off-seed0" / "config.yaml").read_text())["mixup"] == "none"
     assert yaml.safe_load((tmp_path / "runs" / "best-seed0" / "config.yaml").read_text())["posthoc"] == "tune"
     # one feature cache per backbone: test_van is randomly initialised from the seed, so one per
-    # seed here (with pretrained weights every seed shares one), shared by all methods
-    assert len(list((tmp_path / "runs" / "feature-cache").glob("features-*.pt"))) == 2
+    # seed here (with pretrained weights every seed shares one), shared by all methods, in the
+    # user cache (no --cache-dir given), not under the ablation's --out-dir
+    assert len(list((tmp_path / "user-cache" / "features").glob("features-*.pt"))) == 2
+    assert not list((tmp_path / "runs").rglob("features-*.pt"))
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second invocation reuses every finished run and writes the same table
     second = _ablate(root, tmp_path, base, best)

@@ -156,7 +156,7 @@ def test_holdout_option_carves_even_when_val_is_labelled(tmp_path: Path) -> None
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1"])
 def test_holdout_must_be_a_fraction(value: str, tmp_path: Path) -> None:
     args = train.get_args_parser().parse_args(["--holdout", value])
-    with pytest.raises(ValueError, match=rf"expected `holdout` to be a fraction in \(0, 1\), but got {value}"):
+    with pytest.raises(ValueError, match=rf"expected `holdout` \(--holdout\) in \(0\.0, 1\.0\), but got {value}"):
         config_mod.resolve_config(args)
 
 
@@ -164,10 +164,17 @@ def test_holdout_must_be_a_fraction(value: str, tmp_path: Path) -> None:
 FROZEN = ["--protocol", "frozen", "--feature-views", "1", "--epochs", "3"]
 
 
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user feature cache of a run without --cache-dir: a temporary folder, never ~/.cache."""
+    monkeypatch.setenv("IMBALML_CACHE", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache" / "features"
+
+
 @pytest.fixture(scope="module")
 def frozen_run(real_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("frozen")
-    return out, run(real_root, out, *FROZEN, "--posthoc", "tune")
+    return out, run(real_root, out, *FROZEN, "--posthoc", "tune", "--cache-dir", str(out / "feature-cache"))
 
 
 def test_frozen_run_trains_the_head_only_and_predicts_from_images(frozen_run: tuple[Path, dict],
@@ -272,7 +279,8 @@ def test_feature_cache_key_changes_with_weights_images_and_views(tmp_path: Path)
     assert _key(config, model, root, [0, 1]) != base
 
 
-def test_frozen_cache_never_lands_beside_read_only_images(real_root: Path, tmp_path: Path) -> None:
+def test_frozen_cache_never_lands_beside_read_only_images(real_root: Path, tmp_path: Path,
+                                                          user_cache: Path) -> None:
     ro = tmp_path / "ro"
     shutil.copytree(real_root, ro)
     for path in [ro, *ro.rglob("*")]:
@@ -283,8 +291,9 @@ def test_frozen_cache_never_lands_beside_read_only_images(real_root: Path, tmp_p
     finally:
         for path in [ro, *ro.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-    assert list((tmp_path / "out" / "feature-cache").glob("features-*.pt"))
+    assert list(user_cache.glob("features-*.pt"))  # the default: the user cache
     assert not list(ro.rglob("features-*"))
+    assert not list((tmp_path / "out").rglob("features-*"))
 
 
 def test_frozen_refuses_tta_flip() -> None:

@@ -9,7 +9,11 @@ run; ``--config configs/report.yaml`` is the report's full recipe. See README.md
     torchrun --nproc_per_node=2 examples/fashion_attributes/train.py --epochs 2
 """
 
-from fashion_recipe.training import cli
+from fashion_recipe.config import get_args_parser, parse_cli
 
 if __name__ == "__main__":
-    cli()
+    # parse and check every value first: --help and usage errors answer before torch is imported
+    args = parse_cli(get_args_parser())
+    from fashion_recipe.training import main
+
+    main(args)

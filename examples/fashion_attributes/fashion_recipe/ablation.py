@@ -70,7 +70,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds per method")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/ablate"), help="every run's outputs")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="feature cache shared by the runs (default: OUT_DIR/feature-cache)")
+                        help="feature cache shared by the runs (default: the user cache every train.py "
+                        "run shares, $IMBALML_CACHE/features or ~/.cache/imbalml/features)")
     parser.add_argument("--only", nargs="+", default=None, help="run only these methods")
     parser.add_argument("--base", type=Path, default=HERE / "configs" / "cpu_probe_report.yaml",
                         help="the frozen-protocol config every method starts from")
@@ -135,7 +136,7 @@ def _stats(values: list[float]) -> str:
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
-    cache = str(args.cache_dir or args.out_dir / "feature-cache")
+    cache = str(args.cache_dir) if args.cache_dir else None  # None: the user cache (features.py)
     rows = [(n, d, o, args.base) for n, d, o in methods() if args.only is None or n in args.only]
     if args.only is None or "best" in args.only:
         rows.append(("best", f"`{args.best.name}`", {}, args.best))

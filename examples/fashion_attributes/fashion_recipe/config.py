@@ -2,26 +2,42 @@
 
 Precedence, lowest first: the parser's defaults (a CPU-sized run on the synthetic stand-in), the
 YAML file given with ``--config`` (its values become parser defaults through ``set_defaults``),
-then options given on the command line. One check refuses a YAML key that is not an option; the
+then options given on the command line. One check refuses a YAML key that is not an option
+(naming the closest one); :func:`parse_cli` checks every value before anything is written, and the
 resolved configuration is saved as ``config.yaml`` beside the outputs (a valid ``--config``).
+
+This module imports no torch (nor imbalml, which imports torch): ``train.py --help`` and every
+usage error answer at once, and the heavy modules load only for a command that will run.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from imbalml.data import atomic_write
-from imbalml.functional import MIXUP_MODES
-from imbalml.weights import STRATEGIES
-
 from .progress import MODES as PROGRESS_MODES
 
 LOSSES = ("asl", "asl_sigmoid", "ce", "weighted_ce", "dice", "logit_adjusted")
+#: ``imbalml.functional.MIXUP_MODES`` and ``imbalml.weights.STRATEGIES``, repeated here so that
+#: parsing imports no torch (a test checks that they agree).
+MIXUP_MODES = ("minority", "all", "minority_pairs", "none")
+STRATEGIES = ("balanced", "inverse_sqrt", "effective_number")
+#: ``loss_reduction`` when it is not given: the report's ``sum`` for the asymmetric losses (the
+#: reference implementations sum), the library's ``mean`` for the others (a Dice loss needs it).
+LOSS_REDUCTIONS: dict[str, str] = {
+    "asl": "sum",
+    "asl_sigmoid": "sum",
+    "ce": "mean",
+    "weighted_ce": "mean",
+    "dice": "mean",
+    "logit_adjusted": "mean",
+}
 
 #: Options whose default is ``None`` and whose value otherwise has this type (else ``str``).
 OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float}
@@ -65,6 +81,19 @@ class ConfigArgumentParser(argparse.ArgumentParser):
         finally:  # the parser can parse again, with another file
             self.set_defaults(**saved)
 
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        """``argparse``'s, an unknown ``--flag`` reported with the closest known one."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            hints = []
+            for extra in extras:
+                flag = extra.split("=", 1)[0]
+                close = closest_option(flag[2:].replace("-", "_")) if flag.startswith("--") else None
+                if close is not None:
+                    hints.append(f"{flag}: did you mean --{close.replace('_', '-')}?")
+            self.error("unrecognized arguments: " + " ".join(extras) + "".join("; " + h for h in hints))
+        return parsed
+
 
 def _add(group: Any, key: str, default: Any, help: str, choices: Sequence[Any] | None = None) -> None:
     """One ``--key`` option; its type follows its default (bool, int, float, list, or optional)."""
@@ -77,7 +106,8 @@ def _add(group: Any, key: str, default: Any, help: str, choices: Sequence[Any] |
         kwargs.update(type=type(default), metavar="N" if isinstance(default, int) else "X")
     elif default is None:
         kind = OPTIONAL_TYPES.get(key, str)
-        kwargs.update(type=_optional(kind), metavar="X" if kind is float else "PATH")
+        metavar = None if choices else "X" if kind is float else "PATH"
+        kwargs.update(type=_optional(kind), metavar=metavar)
     else:
         kwargs.update(type=str, metavar=None if choices else "NAME")
     if choices is not None:
@@ -139,7 +169,9 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
          "backbone features.", ("finetune", "frozen"))
     _add(g, "feature_views", 2, "Frozen protocol: augmented views per training image, besides the centre view.")
     _add(g, "feature_seed", 0, "Frozen protocol: seed of the augmented views.")
-    _add(g, "cache_dir", None, "Frozen protocol: feature cache folder; without it, OUT_DIR/feature-cache.")
+    _add(g, "cache_dir", None, "Frozen protocol: feature cache folder; without it, the user cache shared by "
+         "every run: $IMBALML_CACHE/features, else $XDG_CACHE_HOME/imbalml/features, else "
+         "~/.cache/imbalml/features.")
     _add(g, "freeze_stages", 0, "Fine-tune protocol: keep the stem and this many first backbone stages frozen.")
     g = parser.add_argument_group("loss")
     _add(g, "loss", "asl", "Loss: asl is the report's grouped-softmax asymmetric loss, asl_sigmoid the "
@@ -147,7 +179,8 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
     _add(g, "gamma_pos", 1.0, "ASL focusing exponent of the positive term.")
     _add(g, "gamma_neg", 4.0, "ASL focusing exponent of the negative term.")
     _add(g, "clip", 0.05, "ASL probability margin m subtracted from the negatives' probabilities.")
-    _add(g, "loss_reduction", "sum", "Reduction over images and attributes (dice needs mean).", ("mean", "sum"))
+    _add(g, "loss_reduction", None, "Reduction over images and attributes; without it, the loss's own: "
+         "sum for asl and asl_sigmoid (the report), mean for the others (dice needs mean).", ("mean", "sum"))
     _add(g, "detach_focal_weight", True, "Treat the ASL focusing weights as constants, as the report's code.")
     _add(g, "class_weight_strategy", "balanced", "Class weights of weighted_ce, from the training counts.",
          STRATEGIES)
@@ -200,8 +233,11 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     return {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
 
 
-#: Every option's default: the configuration of ``python train.py`` without arguments.
+#: Options whose default ``None`` means "follow another option" (resolved by :func:`resolve_config`).
+FOLLOWING = ("loss_reduction",)
+#: Every option's default: the configuration of ``python train.py`` without arguments (resolved).
 DEFAULTS: dict[str, Any] = {key: action.default for key, action in _options(get_args_parser()).items()}
+DEFAULTS["loss_reduction"] = LOSS_REDUCTIONS[DEFAULTS["loss"]]
 #: The allowed values of the options that have a fixed set.
 CHOICES: dict[str, tuple[Any, ...]] = {
     key: tuple(action.choices) for key, action in _options(get_args_parser()).items() if action.choices
@@ -209,11 +245,28 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 
 
 def parse_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """``parser.parse_args(argv)``, a bad ``--config`` file reported as ``error: <file>: ...`` (exit 2)."""
+    """``parser.parse_args(argv)`` and every value checked (:func:`resolve_config`), nothing written.
+
+    A bad ``--config`` file or value is a usage error: ``error: <source>: ...`` and exit status 2.
+    """
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
+        resolve_config(args)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
+    return args
+
+
+def closest_option(key: str) -> str | None:
+    """The option closest to an unknown ``key`` (``difflib``), or ``None`` when none is close.
+
+    ``learning_rate`` gives ``lr``: a key whose words' initials spell an option gives that option.
+    """
+    close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    initials = "".join(word[0] for word in key.split("_") if word)
+    return initials if initials in DEFAULTS else None
 
 
 def load_yaml(path: Path, _depth: int = 0) -> dict[str, Any]:
@@ -241,8 +294,11 @@ def load_yaml(path: Path, _depth: int = 0) -> dict[str, Any]:
         data = {**load_yaml(base_path, _depth=_depth + 1), **data}
     unknown = sorted(set(data) - set(DEFAULTS))
     if unknown:
+        hints = "".join(
+            f"; `{key}`: did you mean `{closest_option(key)}`?" for key in unknown if closest_option(key)
+        )
         raise ValueError(
-            f"{path}: unknown option(s) {unknown}; known options are: {', '.join(sorted(DEFAULTS))}."
+            f"{path}: unknown option(s) {unknown}{hints}; known options are: {', '.join(sorted(DEFAULTS))}."
         )
     for key, value in data.items():
         _check_value(key, value, str(path))
@@ -252,6 +308,8 @@ def load_yaml(path: Path, _depth: int = 0) -> dict[str, Any]:
 def _check_value(key: str, value: Any, source: str) -> None:
     """The type of ``value`` is the type of the key's default; a key with choices has one of them."""
     default = DEFAULTS[key]
+    if value is None and key in FOLLOWING:  # resolved from another option by resolve_config
+        return
     if default is None:  # data_root, resume, minority_threshold: None or a value
         kind = OPTIONAL_TYPES.get(key, str)
         ok = value is None or isinstance(value, (int, float) if kind is float else kind)
@@ -279,32 +337,70 @@ def _check_value(key: str, value: Any, source: str) -> None:
         raise ValueError(f"{source}: expected `{key}` in {CHOICES[key]}, but got {value!r}.")
 
 
+#: The allowed range of each numeric option: (low, low included, high, high included).
+RANGES: dict[str, tuple[float, bool, float, bool]] = {
+    "epochs": (1, True, math.inf, False),
+    "batch_size": (1, True, math.inf, False),
+    "image_size": (1, True, math.inf, False),
+    "resize_size": (1, True, math.inf, False),
+    "synthetic_image_size": (1, True, math.inf, False),
+    "synthetic_sizes": (1, True, math.inf, False),
+    "head_hidden": (1, True, math.inf, False),
+    "workers": (0, True, math.inf, False),
+    "feature_views": (0, True, math.inf, False),
+    "freeze_stages": (0, True, math.inf, False),
+    "threads": (0, True, math.inf, False),
+    "lr": (0.0, False, math.inf, False),
+    "backbone_lr_scale": (0.0, True, math.inf, False),
+    "weight_decay": (0.0, True, math.inf, False),
+    "head_dropout": (0.0, True, 1.0, False),
+    "drop_path_rate": (0.0, True, 1.0, False),
+    "gamma_pos": (0.0, True, math.inf, False),
+    "gamma_neg": (0.0, True, math.inf, False),
+    "clip": (0.0, True, 1.0, False),
+    "logit_adjust_tau": (0.0, True, math.inf, False),
+    "mixup_alpha": (0.0, False, math.inf, False),
+    "mixup_beta": (0.0, False, math.inf, False),
+    "minority_threshold": (0.0, True, math.inf, False),
+    "holdout": (0.0, False, 1.0, False),
+}
+
+
+def _check_range(key: str, value: Any, source: str) -> None:
+    """``value`` (each item of a list; ``None`` passes) lies in ``RANGES[key]``, NaN never does."""
+    low, low_in, high, high_in = RANGES[key]
+    for item in value if isinstance(value, list) else [value]:
+        if item is None:
+            continue
+        above = item >= low if low_in else item > low
+        below = item <= high if high_in else item < high
+        if not (above and below) or math.isnan(item):
+            interval = f"{'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+            raise ValueError(
+                f"{source}: expected `{key}` (--{key.replace('_', '-')}) in {interval}, but got {value!r}."
+            )
+
+
 def check_config(config: dict[str, Any], source: str) -> None:
-    """Every value's type and choice, and the rules between options; ``ValueError`` naming ``source``."""
+    """Every value's type, choice and range, and the rules between options; ``ValueError`` naming ``source``."""
     for key, value in config.items():
         _check_value(key, value, source)
-    for key in ("epochs", "batch_size", "image_size", "resize_size"):
-        if config[key] < 1:
-            raise ValueError(f"{source}: expected `{key}` to be a positive integer, but got {config[key]!r}.")
+    for key in RANGES:
+        _check_range(key, config[key], source)
     if config["resize_size"] < config["image_size"]:
         raise ValueError(
             f"{source}: expected `resize_size` >= `image_size` ({config['image_size']}), "
             f"but got {config['resize_size']}."
         )
-    if config["loss"] == "dice" and config["loss_reduction"] != "mean":
+    if config["loss"] == "dice" and config["loss_reduction"] not in ("mean", None):
         raise ValueError(
             f"{source}: expected `loss_reduction` 'mean' with `loss` 'dice' (a Dice loss is a ratio over "
             f"the whole batch, not a sum over images), but got {config['loss_reduction']!r}; "
-            f"add --loss-reduction mean."
+            f"leave --loss-reduction out (dice's default is mean)."
         )
-    if config["holdout"] is not None and not 0.0 < config["holdout"] < 1.0:
-        raise ValueError(f"{source}: expected `holdout` to be a fraction in (0, 1), but got {config['holdout']!r}.")
     if config["protocol"] == "frozen" and config["tta_flip"]:
         raise ValueError(f"{source}: `tta_flip` needs images; with `protocol: frozen` the head sees cached "
                          "centre-view features. Set tta_flip: false.")
-    for key in ("feature_views", "freeze_stages", "threads"):
-        if config[key] < 0:
-            raise ValueError(f"{source}: expected `{key}` >= 0, but got {config[key]!r}.")
     if len(config["synthetic_sizes"]) != 3:
         raise ValueError(
             f"{source}: expected `synthetic_sizes` as [train, val, test], but got {config['synthetic_sizes']!r}."
@@ -312,17 +408,25 @@ def check_config(config: dict[str, Any], source: str) -> None:
 
 
 def resolve_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The parsed options as one plain dict (without ``config``), checked by :func:`check_config`."""
+    """The parsed options as one plain dict (without ``config``), checked by :func:`check_config`.
+
+    An option left at ``None`` that follows another gets its value here: ``loss_reduction`` the
+    loss's own (``LOSS_REDUCTIONS``).
+    """
     missing = sorted(set(DEFAULTS) - set(vars(args)))
     if missing:
         raise ValueError(f"Expected the options of train.py's parser, but {missing} are missing.")
     config = {key: getattr(args, key) for key in DEFAULTS}
+    if config["loss_reduction"] is None:
+        config["loss_reduction"] = LOSS_REDUCTIONS.get(config["loss"])  # a bad loss: check_config says so
     path = getattr(args, "config", None)
-    check_config(config, str(path) if path is not None else "defaults")
+    check_config(config, f"{path} or the command line" if path is not None else "command line")
     return config
 
 
 def save_config(config: dict[str, Any], path: Path) -> None:
     """Write the resolved configuration as YAML (loadable again with ``--config``)."""
+    from imbalml.data import atomic_write  # imports torch: only for a run, never for parsing
+
     with atomic_write(path, "w") as f:
         yaml.safe_dump(config, f, sort_keys=False)

@@ -7,11 +7,14 @@ backbone in eval mode. Every epoch draws one view per image (uniformly) and mixu
 the **features** of the chosen views (a linear mix in feature space, not in pixel space). The
 selection images are scored on their centre-view features.
 
-The features are cached in ``cache_dir`` (default ``<out_dir>/feature-cache``; never beside the
-images, whose folder may be read-only) under a key of everything that changes them: backbone,
-weights file hash, preprocessing, number of views, the seed of the augmented views, the image
-list and every image's bytes, and which images get augmented views. A second run with the same key
-reuses the file; any change makes a new one.
+The features are cached in ``cache_dir``, by default a user cache folder shared by every run
+(:func:`default_cache_dir`: ``$IMBALML_CACHE/features``, else ``$XDG_CACHE_HOME/imbalml/features``,
+else ``~/.cache/imbalml/features``, the way torch hub and timm keep theirs; never beside the
+images, whose folder may be read-only), under a key of everything that changes them: backbone,
+a hash of its weights, preprocessing, number of views, the seed of the augmented views, the image
+list and every image's bytes, and which images get augmented views. Any run with the same key
+(whatever its ``out_dir``) reuses the file; any change makes a new one. Files are written
+atomically, so runs that share the folder never read a half-written one.
 
 The checkpoint holds backbone and head (the whole :class:`~builders.AttributeClassifier`), so
 ``predict.py`` runs on images, unchanged.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,28 @@ from .progress import progress
 log = logging.getLogger("fashion")
 
 CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """The user's feature cache folder, shared by every run that does not name its own.
+
+    ``$IMBALML_CACHE/features``, else ``$XDG_CACHE_HOME/imbalml/features``, else
+    ``~/.cache/imbalml/features`` (the first whose variable is set).
+
+    Examples:
+        >>> default_cache_dir().name
+        'features'
+    """
+    if os.environ.get("IMBALML_CACHE"):
+        return Path(os.environ["IMBALML_CACHE"]) / "features"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "imbalml" / "features"
+    return Path.home() / ".cache" / "imbalml" / "features"
+
+
+def cache_dir_of(config: dict[str, Any]) -> Path:
+    """The run's feature cache: its ``cache_dir`` option, else :func:`default_cache_dir`."""
+    return Path(config["cache_dir"]) if config["cache_dir"] else default_cache_dir()
 
 
 class HeadOnly(nn.Module):

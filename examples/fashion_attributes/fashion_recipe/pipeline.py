@@ -309,7 +309,7 @@ def build_feature_data(config: dict[str, Any], root: Path, runtime: Any, splits:
         train_idx, val_idx = splits.selection.train, splits.selection.select
     else:  # val is labelled: its centre features are cached too, as a second "dataset"
         train_idx, val_idx = torch.arange(len(all_train)), None
-    cache_dir = Path(config["cache_dir"]) if config["cache_dir"] else Path(config["out_dir"]) / "feature-cache"
+    cache_dir = features.cache_dir_of(config)  # shared by every run by default (features.py)
 
     def load() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         centre, augmented = features.cached_features(model, all_train, train_idx.tolist(), config, device, cache_dir)
