@@ -77,7 +77,9 @@ class _ConfusionMetric(Metric):
         counts = _counts(
             preds, target, self.groups, self.threshold, self.ignore_index, self.validate_args
         )
-        self.confmat += counts.to(self.confmat.device)
+        # Not in place (as torchmetrics does): a state reset under torch.inference_mode() (a
+        # Lightning validate before fit) is an inference tensor, which may not be updated in place.
+        self.confmat = self.confmat + counts.to(self.confmat.device)
 
 
 class GroupConfusionMatrix(_ConfusionMetric):
