@@ -886,7 +886,8 @@ def test_empty_batch_gives_zero_loss_and_gradient():
 # ---------------------------------------------------------------------------------------------
 # label dtypes and ignore_index conventions; integer weights and counts (issue 21)
 
-RARE = AttributeGroups([5, 2, 3, 2])  # a layout no other test uses (see the inference-mode test)
+RARE = AttributeGroups([5, 2, 3, 2])
+INFERENCE_FIRST = AttributeGroups([2, 5, 2, 3])  # only in the inference-mode test (see there)
 
 
 def _all_losses(groups):
@@ -915,7 +916,7 @@ def _all_modules(groups):
         modules += [
             GroupedCrossEntropyLoss(groups, label_smoothing=0.1),
             WeightedCrossEntropyLoss(groups, weight=torch.linspace(0.5, 2.0, c)),
-            LogitAdjustedCrossEntropyLoss(groups, priors=torch.arange(1, c + 1)),
+            LogitAdjustedCrossEntropyLoss(groups, priors=torch.arange(1.0, c + 1)),
         ]
     return modules
 
@@ -1068,37 +1069,38 @@ def test_every_loss_compiles_with_fullgraph(groups):
 def test_first_call_under_inference_mode_then_training():
     # On main, process-wide lru_caches handed layout tensors made under inference mode to every
     # later call: "Inference tensors cannot be saved for backward" in the grouped losses, and
-    # "Inplace update to inference tensor" in the grouped metrics. RARE's sizes are used by no
-    # other test, so the first call of this process for them is the one under inference mode.
+    # "Inplace update to inference tensor" in the grouped metrics. The caches were keyed on the
+    # sizes: INFERENCE_FIRST's are used by no other test, so the first call of this process for
+    # them is the one under inference mode.
     gen = _gen(48)
-    x = torch.randn(4, RARE.num_attributes, generator=gen)
-    target = _hard_target(4, RARE, gen, missing=0.2)
-    soft = _soft_target(4, RARE, gen)
+    x = torch.randn(4, INFERENCE_FIRST.num_attributes, generator=gen)
+    target = _hard_target(4, INFERENCE_FIRST, gen, missing=0.2)
+    soft = _soft_target(4, INFERENCE_FIRST, gen)
     with torch.inference_mode():
-        for _, fn in _all_losses(RARE):
+        for _, fn in _all_losses(INFERENCE_FIRST):
             fn(x, target)
             fn(x, soft)
-        for module in _all_modules(RARE):
+        for module in _all_modules(INFERENCE_FIRST):
             module(x, target)
-        RARE.argmax(x)
-        grouped_argmax(x, RARE)
-        confusion_counts(x, target, RARE)
-        RARE.to_one_hot(target)
-    for name, fn in _all_losses(RARE):
+        INFERENCE_FIRST.argmax(x)
+        grouped_argmax(x, INFERENCE_FIRST)
+        confusion_counts(x, target, INFERENCE_FIRST)
+        INFERENCE_FIRST.to_one_hot(target)
+    for name, fn in _all_losses(INFERENCE_FIRST):
         for t in (target, soft):
             xi = x.clone().requires_grad_()
             fn(xi, t).backward()
             assert bool(torch.isfinite(xi.grad).all()), name
-    for module in _all_modules(RARE):
+    for module in _all_modules(INFERENCE_FIRST):
         xi = x.clone().requires_grad_()
         module(xi, target).backward()
         assert bool(torch.isfinite(xi.grad).all()), module
-    counts = confusion_counts(x, target, RARE)
-    counts += confusion_counts(x, target, RARE)  # a metric's in-place state update
+    counts = confusion_counts(x, target, INFERENCE_FIRST)
+    counts += confusion_counts(x, target, INFERENCE_FIRST)  # a metric's in-place state update
     assert int(counts.sum()) == 2 * int((target != -100).sum())
-    one_hot = RARE.to_one_hot(target)
+    one_hot = INFERENCE_FIRST.to_one_hot(target)
     one_hot.mul_(2.0)  # no inference tensor comes back
-    assert RARE.group_index().tolist() == [0] * 5 + [1] * 2 + [2] * 3 + [3] * 2
+    assert INFERENCE_FIRST.group_index().tolist() == [0] * 2 + [1] * 5 + [2] * 2 + [3] * 3
 
 
 def test_modules_check_their_buffers_once():

@@ -131,28 +131,20 @@ def asymmetric(
     pw = label_vector(pos_weight, x, groups, "pos_weight", check_weights)
     if groups is None:
         log_p, log_1mp = sigmoid_log_probs(x)
-        loss = asymmetric_elementwise(
-            log_p, log_1mp, y, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, eps=eps,
-            detach_focal_weight=detach_focal_weight, pos_weight=pw,
-        )  # fmt: skip
-        if w is not None:
-            loss = loss * w
-        count = valid.to(x.dtype)
-        return reduce(loss * count, count, reduction)
-    per_group = []  # (N,) per attribute group: each sample's loss summed over the group
-    for g, (x_g, y_g) in enumerate(zip(groups.split(x), groups.split(y))):
-        columns = groups.slices[g]
-        log_p, log_1mp = softmax_log_probs(x_g)
-        pw_g = None if pw is None else pw[columns]
-        loss_g = asymmetric_elementwise(
-            log_p, log_1mp, y_g, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, eps=eps,
-            detach_focal_weight=detach_focal_weight, pos_weight=pw_g,
-        )  # fmt: skip
-        if w is not None:
-            loss_g = loss_g * w[columns]
-        per_group.append(loss_g.sum(1))
-    count = valid.to(x.dtype)
-    return reduce(torch.stack(per_group, 1) * count, count, reduction)
+    else:  # one log-softmax per group, concatenated back into (N, C)
+        pairs = [softmax_log_probs(x_g) for x_g in groups.split(x)]
+        log_p = torch.cat([lp for lp, _ in pairs], 1)
+        log_1mp = torch.cat([lq for _, lq in pairs], 1)
+    loss = asymmetric_elementwise(
+        log_p, log_1mp, y, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, eps=eps,
+        detach_focal_weight=detach_focal_weight, pos_weight=pw,
+    )  # fmt: skip
+    if w is not None:
+        loss = loss * w
+    if groups is not None:  # each sample's loss per group: (N, G)
+        loss = torch.stack([segment.sum(1) for segment in groups.split(loss)], 1)
+    count = valid.to(x.dtype)  # (N, C) labels present, or (N, G) groups labelled
+    return reduce(loss * count, count, reduction)
 
 
 def asymmetric_loss(
