@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 
 from imbalml._validation import check_number
-from imbalml.functional.losses.cross_entropy import check_ce_options, check_priors, grouped_ce
+from imbalml.functional.losses.cross_entropy import check_ce_options, grouped_ce
 from imbalml.groups import AttributeGroups
 from imbalml.losses._base import _LossModule
 
@@ -173,8 +173,7 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
         validate_args: bool = True,
     ) -> None:
         super().__init__(groups, weight, label_smoothing, ignore_index, reduction, validate_args)
-        check_priors(priors, self.groups)
-        self._buffer("priors", priors, positive=True)
+        self._buffer("priors", priors, positive=True)  # counts accepted (integers too)
         self.tau = check_number(tau, "tau", low=0.0)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
