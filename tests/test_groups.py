@@ -13,7 +13,6 @@ from _helpers.strategies import FASHION_SIZES, FAST, attribute_groups, grouped_p
 from hypothesis import given
 
 from imbalml import AttributeGroups
-from imbalml.groups import _long_constant
 
 
 def re_tuple(shape: tuple[int, ...]) -> str:
@@ -81,9 +80,9 @@ def test_layout_invariants(groups: AttributeGroups) -> None:
     assert len(set(groups.attribute_names)) == groups.num_attributes
 
 
-def test_group_index_is_cached_per_device() -> None:
+def test_group_index_on_a_device() -> None:
     groups = AttributeGroups([2, 3])
-    assert groups.group_index() is groups.group_index("cpu")
+    assert groups.group_index("cpu").device == torch.device("cpu")
     assert groups.group_index().tolist() == [0, 0, 1, 1, 1]
 
 
@@ -488,17 +487,21 @@ def test_argmax_without_validation_skips_only_the_nan_check() -> None:
         groups.argmax(scores[:, :4], validate_args=False)
 
 
-def test_device_constants_are_built_once_per_device() -> None:
+def test_layout_tensors_are_built_per_call_and_never_shared() -> None:
+    # No process-wide cache hands the same tensor to two callers: one made under inference mode
+    # would poison every later training step (issue 21).
     groups = AttributeGroups([2, 3])
-    assert groups.group_index() is groups.group_index("cpu")
-    built = _long_constant.cache_info().misses
-    groups.to_one_hot(torch.tensor([[0, 1]]))
-    offsets = _long_constant(groups.offsets, torch.device("cpu"))
-    groups.to_one_hot(torch.tensor([[1, 2]]))
-    assert _long_constant(groups.offsets, torch.device("cpu")) is offsets
-    assert _long_constant.cache_info().misses <= built + 1  # the offsets, built at most once
-    # An equal layout shares the constants; none is stored on the instance, so none is pickled.
-    assert AttributeGroups([2, 3]).group_index() is groups.group_index()
+    first = groups.group_index()
+    assert first.tolist() == [0, 0, 1, 1, 1]
+    assert groups.group_index() is not first
+    first.add_(1)  # a caller may modify what it got ...
+    assert groups.group_index().tolist() == [0, 0, 1, 1, 1]  # ... without changing the next call
+    with torch.inference_mode():
+        groups.to_one_hot(torch.tensor([[0, 1]]))
+    x = torch.zeros(1, 5, requires_grad=True)
+    (x * groups.to_one_hot(torch.tensor([[1, 2]]))).sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0, 0.0, 1.0]]
+    # None is stored on the instance, so none is pickled.
     restored = pickle.loads(pickle.dumps(groups))
     assert not [v for v in vars(restored).values() if isinstance(v, torch.Tensor)]
 

@@ -133,13 +133,16 @@ def test_class_weights_are_positive_weights_for_bce() -> None:
     expected = F.binary_cross_entropy_with_logits(
         logits, y.float(), weight=weight, pos_weight=pos_weight
     )
+    # imbalml's "mean" is per sample, summed over the C labels: BCE's mean (over N * C) times C.
+    c = y.shape[1]
     got = IF.focal_loss(logits, y, None, gamma=0.0, weight=weight, pos_weight=pos_weight)
-    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, expected * c)
     module = FocalLoss(gamma=0.0, weight=weight, pos_weight=pos_weight)
-    torch.testing.assert_close(module(logits, y.float()), expected)
-    asl = AsymmetricLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.0, eps=0.0, pos_weight=pos_weight)
+    torch.testing.assert_close(module(logits, y.float()), expected * c)
+    asl = AsymmetricLoss(gamma_pos=0.0, gamma_neg=0.0, clip=0.0, eps=0.0, pos_weight=pos_weight,
+                         reduction="sum")  # fmt: skip
     torch.testing.assert_close(asl(logits, y.float()), F.binary_cross_entropy_with_logits(
-        logits, y.float(), pos_weight=pos_weight))  # fmt: skip
+        logits, y.float(), pos_weight=pos_weight, reduction="sum"))  # fmt: skip
     priors = class_priors(counts)
     torch.testing.assert_close(priors, (positives / len(y)).float())
 
@@ -153,7 +156,7 @@ def test_weighted_asl_matches_a_float64_reference() -> None:
     p_m = np.maximum(p - 0.05, 0)
     pos = pw * t * np.log(np.maximum(p, 1e-8)) * (1 - p) ** 1.0
     neg = (1 - t) * np.log(np.maximum(1 - p_m, 1e-8)) * p_m**4.0
-    expected = -(w * (pos + neg)).mean()
+    expected = -(w * (pos + neg)).sum(1).mean()  # per sample (summed over labels), averaged
     got = IF.asymmetric_loss(
         logits.double(), y.double(), weight=torch.tensor(w), pos_weight=torch.tensor(pw)
     )

@@ -6,7 +6,7 @@ what was received, so the caller can fix the call without reading the source.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,31 @@ def position(index: tuple[int, ...]) -> str:
     if len(index) == 1:
         return f"index {index[0]}"
     return f"index {index}"
+
+
+def host_checks_apply(tensor: torch.Tensor) -> bool:
+    """Whether a value check of ``tensor`` may read it back to the host: eager mode on the CPU.
+
+    There a check costs no device synchronisation, so it runs in full and its message names the
+    first bad position. On an accelerator, or while ``torch.compile`` traces, it may not.
+    """
+    return tensor.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def check_values(bad: torch.Tensor, message: Callable[[tuple[int, ...] | None], str]) -> None:
+    """Raise if the bool tensor ``bad`` holds a ``True`` entry, without a host read off the CPU.
+
+    Eager on the CPU: ``ValueError(message(position of the first bad entry))``. On an
+    accelerator or under ``torch.compile``: ``torch._assert_async`` with ``message(None)``, a
+    check that runs on the device without a synchronisation (on CUDA a failure is a device-side
+    assert, as for an out-of-range label in ``torch.nn.functional.cross_entropy``; on the CPU a
+    ``RuntimeError``).
+    """
+    if host_checks_apply(bad):
+        if bool(bad.any()):
+            raise ValueError(message(first_true(bad)))
+    else:
+        torch._assert_async(torch.logical_not(bad.any()), message(None))
 
 
 def check_finite(tensor: torch.Tensor, name: str) -> None:

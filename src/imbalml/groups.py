@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,16 +18,6 @@ from imbalml._validation import (
 )
 
 __all__ = ["AttributeGroups"]
-
-
-@functools.lru_cache(maxsize=64)
-def _long_constant(values: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """``values`` as a long tensor on ``device``, built once (no host copy on later calls).
-
-    The cache is keyed on plain values, like the layout caches of :mod:`imbalml.functional`, so
-    an :class:`AttributeGroups` holds no tensors and pickles and deep-copies as plain data.
-    """
-    return torch.tensor(values, dtype=torch.long, device=device)
 
 
 def _names(
@@ -235,8 +224,12 @@ class AttributeGroups:
         return tuple(g for g, k in enumerate(self._sizes) for _ in range(k))
 
     def group_index(self, device: torch.device | str | None = None) -> torch.Tensor:
-        """Group index of each attribute as a ``(C,)`` long tensor (cached per device)."""
-        return _long_constant(self.attribute_group, torch.device(device or "cpu"))
+        """Group index of each attribute as a ``(C,)`` long tensor, built at each call.
+
+        A new tensor every time (a few bytes): nothing is shared between calls, so a first
+        call under ``torch.inference_mode()`` cannot hand an inference tensor to training.
+        """
+        return torch.tensor(self.attribute_group, dtype=torch.long, device=device)
 
     # ------------------------------------------------------------------ tensor operations
     def split(self, tensor: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -281,7 +274,7 @@ class AttributeGroups:
             check_hard_target(indices, self, "indices", ignore_index=ignore_index)
         indices = indices.long()
         valid = indices != ignore_index
-        offsets = _long_constant(self._offsets, indices.device)
+        offsets = torch.tensor(self._offsets, dtype=torch.long, device=indices.device)
         # A missing label writes its 0 into its own group's first column, so the G columns of a row
         # are always distinct and scatter_ never overwrites another group's 1.
         columns = torch.where(valid, indices + offsets, offsets.expand_as(indices))

@@ -1,8 +1,7 @@
-"""What the loss modules share: checked options, weight buffers, ``forward`` and ``repr``."""
+"""What the loss modules share: checked options, weight buffers and ``repr``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 
 from imbalml._layout_checks import check_groups, check_optional_groups
 from imbalml._validation import as_tensor, check_int, check_reduction
-from imbalml.functional.losses._common import check_attribute_vector
+from imbalml.functional.losses._common import check_label_vector
 from imbalml.groups import AttributeGroups
 
 
@@ -19,8 +18,8 @@ def attribute_buffer(
 ) -> torch.Tensor | None:
     """A checked float32 copy of a per-attribute ``(C,)`` vector (``None`` stays ``None``).
 
-    Without ``groups`` the length is only checked to be 1-D here; the loss checks it against
-    the logits at each call.
+    Integer vectors are accepted. Without ``groups`` the length is only checked to be 1-D here;
+    the loss checks it against the logits at each call (a shape check, free).
     """
     if value is None:
         return None
@@ -32,22 +31,17 @@ def attribute_buffer(
         size, names = groups.num_attributes, groups.attribute_names
     if size < 0:
         raise ValueError(f"Expected `{name}` of shape (C,), but got {tuple(tensor.shape)}.")
-    value = check_attribute_vector(value, name, size, positive=positive, attribute_names=names)
+    value = check_label_vector(value, name, size, positive=positive, attribute_names=names)
     return value.detach().clone().float()
 
 
 class _LossModule(nn.Module):
-    """A loss module: options checked once in ``__init__``, then one call per ``forward``.
+    """A loss module: options and buffers checked once in ``__init__``.
 
-    Subclasses name the function (``_loss_function``, which checks no hyperparameter) and the
-    attributes passed to it as keywords (``_arguments``, a leading ``_`` dropped from the
-    keyword); ``forward(input, target)`` calls ``_loss_function(input, target, groups,
-    **arguments, validate_args=...)``, where
-    ``validate_args`` checks the tensors of each call.
+    Each subclass's ``forward(input, target)`` calls its loss function with the stored
+    hyperparameters; ``validate_args`` checks the values of the tensors of each call.
     """
 
-    _loss_function: ClassVar[Callable[..., torch.Tensor]]
-    _arguments: ClassVar[tuple[str, ...]]
     _shown: ClassVar[tuple[str, ...]]  # attributes listed by extra_repr
 
     def __init__(
@@ -62,13 +56,6 @@ class _LossModule(nn.Module):
     def _buffer(self, name: str, value: Any, *, positive: bool = False) -> None:
         """Register ``value`` (a per-attribute vector or ``None``) as a float32 buffer."""
         self.register_buffer(name, attribute_buffer(value, name, self.groups, positive=positive))
-
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Return the loss of logits ``input`` against ``target``."""
-        kwargs = {name.lstrip("_"): getattr(self, name) for name in self._arguments}
-        return type(self)._loss_function(
-            input, target, self.groups, validate_args=self.validate_args, **kwargs
-        )
 
     def extra_repr(self) -> str:
         """Show the hyperparameters in ``print(module)``."""

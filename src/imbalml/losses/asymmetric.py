@@ -7,8 +7,7 @@ from typing import Any
 import torch
 
 from imbalml._validation import check_number
-from imbalml.functional.losses._asymmetric_math import AsymmetricOptions
-from imbalml.functional.losses.asymmetric import asymmetric, asymmetric_options
+from imbalml.functional.losses.asymmetric import asymmetric, check_asymmetric_options
 from imbalml.groups import AttributeGroups
 from imbalml.losses._base import _LossModule
 
@@ -16,16 +15,28 @@ __all__ = ["AsymmetricLoss", "FocalLoss"]
 
 
 class _LabelWeighted(_LossModule):
-    """ASL and focal loss: ``weight`` / ``pos_weight`` buffers, the options as one tuple."""
+    """ASL and focal loss: ``weight`` / ``pos_weight`` buffers and one ``forward``."""
 
-    _loss_function = staticmethod(asymmetric)
-    _arguments = ("_options", "weight", "pos_weight", "ignore_index", "reduction")
     weight: torch.Tensor | None
     pos_weight: torch.Tensor | None
+    gamma_pos: float
+    gamma_neg: float
+    clip: float
+    eps: float
+    detach_focal_weight: bool
 
     def _label_weights(self, weight: Any, pos_weight: Any) -> None:
         self._buffer("weight", weight)
         self._buffer("pos_weight", pos_weight)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the loss of logits ``input`` against ``target``."""
+        return asymmetric(
+            input, target, self.groups, gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg,
+            clip=self.clip, eps=self.eps, detach_focal_weight=self.detach_focal_weight,
+            weight=self.weight, pos_weight=self.pos_weight, ignore_index=self.ignore_index,
+            reduction=self.reduction, validate_args=self.validate_args, check_weights=False,
+        )  # fmt: skip
 
 
 class AsymmetricLoss(_LabelWeighted):
@@ -43,20 +54,23 @@ class AsymmetricLoss(_LabelWeighted):
         clip: Probability margin shifted off the negatives, in ``[0, 1)``.
         eps: Lower clamp of the probabilities inside the logs, in ``[0, 1)``.
         weight: Per-label weights ``(C,)`` of the loss, as in BCE (a float32 buffer).
-        pos_weight: Per-label weights ``(C,)`` of the positive term, as in BCE (a buffer).
+        pos_weight: Per-label weights ``(C,)`` of the positive term, as in BCE (a float32
+            buffer; integers accepted).
         detach_focal_weight: Treat the focusing weight as a constant.
         ignore_index: Target value marking a missing label.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        validate_args: Check tensors at each call.
+        reduction: ``"mean"`` (per label or group the mean over labelled samples, summed),
+            ``"sum"`` or ``"none"`` (``(N,)``); see :func:`imbalml.functional.asymmetric_loss`.
+        validate_args: Check the values of the tensors of each call, without a device
+            synchronisation (see :func:`imbalml.functional.asymmetric_loss`).
 
     Raises:
-        ValueError: For out-of-range hyperparameters.
+        ValueError: For out-of-range hyperparameters or weights (checked once, here).
         TypeError: For a ``groups`` that is not an AttributeGroups.
 
     Shape:
         - input: ``(N, C)`` logits
         - target: ``(N, C)``, or ``(N, G)`` integer indices with ``groups``
-        - output: scalar, or ``(N, C)`` for ``reduction="none"``
+        - output: scalar, or ``(N,)`` for ``reduction="none"``
 
     Example:
         >>> import torch
@@ -67,10 +81,10 @@ class AsymmetricLoss(_LabelWeighted):
         >>> loss = criterion(logits, torch.tensor([[5, 2, 2, 3, 2, 2], [0, 0, 0, 0, 0, 0]]))
         >>> loss.backward()
         >>> round(loss.item(), 4)
-        0.2466
+        6.4121
         >>> sigmoid = AsymmetricLoss(gamma_pos=0.0, pos_weight=torch.tensor([4.0, 1.0]))
         >>> sigmoid(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]))
-        tensor(1.3986)
+        tensor(2.7971)
     """
 
     def __init__(
@@ -90,15 +104,10 @@ class AsymmetricLoss(_LabelWeighted):
     ) -> None:
         super().__init__(groups, ignore_index, reduction, validate_args, optional=True)
         self._label_weights(weight, pos_weight)
-        options = asymmetric_options(gamma_pos, gamma_neg, clip, eps, detach_focal_weight, True)
-        self.gamma_pos, self.gamma_neg, self.clip, self.eps, self.detach_focal_weight = options
-
-    @property
-    def _options(self) -> AsymmetricOptions:
-        """The hyperparameters, as the loss function takes them."""
-        return AsymmetricOptions(
-            self.gamma_pos, self.gamma_neg, self.clip, self.eps, self.detach_focal_weight
-        )
+        check_asymmetric_options(gamma_pos, gamma_neg, clip, eps)
+        self.gamma_pos, self.gamma_neg = float(gamma_pos), float(gamma_neg)
+        self.clip, self.eps = float(clip), float(eps)
+        self.detach_focal_weight = bool(detach_focal_weight)
 
     _shown = (
         "gamma_pos",
@@ -127,8 +136,8 @@ class FocalLoss(_LabelWeighted):
         pos_weight: Per-label weights ``(C,)`` of the positive term (a buffer).
         detach_focal_weight: Treat the focusing weight as a constant.
         ignore_index: Target value marking a missing label.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        validate_args: Check tensors at each call.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``, as for :class:`AsymmetricLoss`.
+        validate_args: Check the values of the tensors of each call.
 
     Raises:
         ValueError: For out-of-range hyperparameters or weights.
@@ -141,7 +150,7 @@ class FocalLoss(_LabelWeighted):
         >>> from imbalml import FocalLoss
         >>> criterion = FocalLoss(gamma=2.0)
         >>> criterion(torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]]))
-        tensor(0.9117)
+        tensor(1.8234)
     """
 
     def __init__(
@@ -160,12 +169,9 @@ class FocalLoss(_LabelWeighted):
         super().__init__(groups, ignore_index, reduction, validate_args, optional=True)
         self._label_weights(weight, pos_weight)
         self.gamma = check_number(gamma, "gamma", low=0.0)
-        options = asymmetric_options(gamma, gamma, 0.0, eps, detach_focal_weight, True)
-        self.eps, self.detach_focal_weight = options.eps, options.detach_focal_weight
-
-    @property
-    def _options(self) -> AsymmetricOptions:
-        """The hyperparameters, as the loss function takes them."""
-        return AsymmetricOptions(self.gamma, self.gamma, 0.0, self.eps, self.detach_focal_weight)
+        check_asymmetric_options(gamma, gamma, 0.0, eps)
+        self.gamma_pos = self.gamma_neg = self.gamma  # ASL with equal exponents and no clip
+        self.clip, self.eps = 0.0, float(eps)
+        self.detach_focal_weight = bool(detach_focal_weight)
 
     _shown = ("gamma", "eps", "detach_focal_weight", "weight", "pos_weight")

@@ -7,11 +7,7 @@ from typing import Any, ClassVar
 import torch
 
 from imbalml._validation import check_number
-from imbalml.functional.losses.cross_entropy import (
-    check_ce_options,
-    grouped_ce,
-    logit_adjusted_ce,
-)
+from imbalml.functional.losses.cross_entropy import check_ce_options, grouped_ce
 from imbalml.groups import AttributeGroups
 from imbalml.losses._base import _LossModule
 
@@ -22,16 +18,25 @@ class _GroupedCrossEntropy(_LossModule):
     """Options shared by the cross-entropy modules (checked once, here)."""
 
     weight: torch.Tensor | None
-    _shown: ClassVar[tuple[str, ...]] = ("weight", "label_smoothing", "group_reduction")
+    groups: AttributeGroups
+    _shown: ClassVar[tuple[str, ...]] = ("weight", "label_smoothing")
 
     def __init__(
         self, groups: Any, weight: Any, label_smoothing: Any, ignore_index: Any,
-        group_reduction: Any, reduction: str, validate_args: Any,
+        reduction: str, validate_args: Any,
     ) -> None:  # fmt: skip
         super().__init__(groups, ignore_index, reduction, validate_args, optional=False)
-        check_ce_options(groups, label_smoothing, ignore_index, group_reduction, reduction)
+        check_ce_options(groups, label_smoothing, ignore_index, reduction)
         self._buffer("weight", weight)
-        self.label_smoothing, self.group_reduction = float(label_smoothing), group_reduction
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the loss of logits ``input`` against ``target``."""
+        return grouped_ce(
+            input, target, self.groups, weight=self.weight, label_smoothing=self.label_smoothing,
+            ignore_index=self.ignore_index, reduction=self.reduction,
+            validate_args=self.validate_args, check_weights=False,
+        )  # fmt: skip
 
 
 class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
@@ -39,7 +44,7 @@ class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
 
     See :func:`imbalml.functional.grouped_cross_entropy`: for hard targets each group's term is
     ``F.cross_entropy(..., weight=weight_g)`` with torch's (weighted) mean; the group terms are
-    summed (``group_reduction="sum"``) by default.
+    summed (``"mean"``: one cross-entropy per group, added). ``reduction="none"`` gives ``(N,)``.
 
     Args:
         groups: The label layout.
@@ -48,9 +53,9 @@ class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
             ``state_dict``.
         label_smoothing: In ``[0, 1]``, spread uniformly within each group.
         ignore_index: Hard-target value marking a missing label.
-        group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over samples.
-        validate_args: Check tensors at each call.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``; see
+            :func:`imbalml.functional.grouped_cross_entropy`.
+        validate_args: Check the values of the tensors of each call.
 
     Raises:
         ValueError: For a ``weight`` of the wrong shape or with negative entries, or invalid
@@ -69,9 +74,6 @@ class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
         tensor(1.7918)
     """
 
-    _loss_function = staticmethod(grouped_ce)
-    _arguments = ("weight", "label_smoothing", "ignore_index", "group_reduction", "reduction")
-
     def __init__(
         self,
         groups: AttributeGroups,
@@ -79,11 +81,10 @@ class GroupedCrossEntropyLoss(_GroupedCrossEntropy):
         weight: Any = None,
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
-        group_reduction: str = "sum",
         reduction: str = "mean",
         validate_args: bool = True,
     ) -> None:
-        super().__init__(groups, weight, label_smoothing, ignore_index, group_reduction, reduction, validate_args)  # fmt: skip
+        super().__init__(groups, weight, label_smoothing, ignore_index, reduction, validate_args)
 
 
 class WeightedCrossEntropyLoss(GroupedCrossEntropyLoss):
@@ -112,7 +113,6 @@ class WeightedCrossEntropyLoss(GroupedCrossEntropyLoss):
         weight: Any,
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
-        group_reduction: str = "sum",
         reduction: str = "mean",
         validate_args: bool = True,
     ) -> None:
@@ -121,7 +121,7 @@ class WeightedCrossEntropyLoss(GroupedCrossEntropyLoss):
                 "Expected `weight` to be a (C,) tensor of per-attribute weights, but got None "
                 "(use GroupedCrossEntropyLoss for the unweighted loss)."
             )
-        super().__init__(groups, weight=weight, label_smoothing=label_smoothing, ignore_index=ignore_index, group_reduction=group_reduction, reduction=reduction, validate_args=validate_args)  # fmt: skip
+        super().__init__(groups, weight=weight, label_smoothing=label_smoothing, ignore_index=ignore_index, reduction=reduction, validate_args=validate_args)  # fmt: skip
 
 
 class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
@@ -132,15 +132,16 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
 
     Args:
         groups: The label layout.
-        priors: Per-attribute priors ``(C,)``, ``> 0`` (e.g. :func:`imbalml.class_priors`);
-            stored as a float32 buffer.
+        priors: Per-attribute priors ``(C,)``, ``> 0`` (e.g. :func:`imbalml.class_priors`), or
+            counts (integers accepted: within a group the softmax ignores a constant, so
+            counts give the loss of the per-group frequencies); stored as a float32 buffer.
         tau: Adjustment strength, ``>= 0``.
         weight: Optional per-attribute weights ``(C,)`` (a buffer).
         label_smoothing: In ``[0, 1]``, spread uniformly within each group.
         ignore_index: Hard-target value marking a missing label.
-        group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"`` over samples.
-        validate_args: Check tensors at each call.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``; see
+            :func:`imbalml.functional.grouped_cross_entropy`.
+        validate_args: Check the values of the tensors of each call.
 
     Raises:
         ValueError: For priors of the wrong shape or with a non-positive entry, or invalid
@@ -157,8 +158,6 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
     """
 
     priors: torch.Tensor
-    _loss_function = staticmethod(logit_adjusted_ce)
-    _arguments = ("priors", "tau", *GroupedCrossEntropyLoss._arguments)
     _shown = ("tau", *_GroupedCrossEntropy._shown)
 
     def __init__(
@@ -170,10 +169,18 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
         weight: Any = None,
         label_smoothing: float = 0.0,
         ignore_index: int = -100,
-        group_reduction: str = "sum",
         reduction: str = "mean",
         validate_args: bool = True,
     ) -> None:
-        super().__init__(groups, weight, label_smoothing, ignore_index, group_reduction, reduction, validate_args)  # fmt: skip
-        self._buffer("priors", priors, positive=True)
+        super().__init__(groups, weight, label_smoothing, ignore_index, reduction, validate_args)
+        self._buffer("priors", priors, positive=True)  # counts accepted (integers too)
         self.tau = check_number(tau, "tau", low=0.0)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the loss of logits ``input`` against ``target``."""
+        return grouped_ce(
+            input, target, self.groups, weight=self.weight, label_smoothing=self.label_smoothing,
+            ignore_index=self.ignore_index, reduction=self.reduction,
+            validate_args=self.validate_args, check_weights=False,
+            log_priors=self.tau * self.priors.log(),
+        )  # fmt: skip

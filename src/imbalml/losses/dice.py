@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from imbalml.functional.losses.dice import check_dice_options, dice
 from imbalml.groups import AttributeGroups
 from imbalml.losses._base import _LossModule
@@ -20,7 +22,7 @@ class DiceLoss(_LossModule):
         eps: Lower clamp of the denominator, ``> 0``.
         ignore_index: Target value marking a missing label.
         reduction: ``"mean"`` (over present attributes), ``"sum"`` or ``"none"`` (``(C,)``).
-        validate_args: Check tensors at each call.
+        validate_args: Check the values of the tensors of each call.
 
     Raises:
         ValueError: For out-of-range hyperparameters.
@@ -52,6 +54,12 @@ class DiceLoss(_LossModule):
         check_dice_options(smooth, eps)
         self.smooth, self.eps = float(smooth), float(eps)
 
-    _loss_function = staticmethod(dice)
-    _arguments = ("smooth", "eps", "ignore_index", "reduction")
     _shown = ("smooth", "eps")
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Return the loss of logits ``input`` against ``target``."""
+        return dice(
+            input, target, self.groups, smooth=self.smooth, eps=self.eps,
+            ignore_index=self.ignore_index, reduction=self.reduction,
+            validate_args=self.validate_args,
+        )  # fmt: skip

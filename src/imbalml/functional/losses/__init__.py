@@ -1,14 +1,21 @@
 r"""Losses for imbalanced multi-label and multi-attribute classification (pure functions).
 
 Every loss takes flat logits ``(N, C)`` and computes in float32 (float64 for float64 input) from
-log-probabilities, never from ``log(clamp(probability))`` of a low-precision probability, so
-fp16/bf16 inputs, autocast and finite logits of any magnitude give finite values and gradients.
-With ``validate_args=True`` (the default) hyperparameters, shapes and target values are checked
-and a NaN or infinite logit is an error naming its position (it is an upstream overflow, and
-would otherwise turn the loss into NaN); with ``validate_args=False`` nothing is checked, so
-training loops that skip validation on the hot path should check the loss with
-``torch.isfinite``. The ``nn.Module`` losses of :mod:`imbalml.losses` check their
-hyperparameters once, when built.
+log-probabilities (log-sigmoid, or one log-softmax per attribute group), in plain PyTorch that
+autograd differentiates and ``torch.compile(fullgraph=True)`` compiles; fp16/bf16 inputs,
+autocast and finite logits of any magnitude give finite values and gradients.
+
+Reduction has one meaning for every loss but Dice: ``"mean"`` is, for each label (plain form)
+or attribute group (grouped form), the mean over the samples labelled there, summed over labels
+or groups (``loss.sum() / N`` when every label is present); ``"sum"`` the total; ``"none"`` is
+``(N,)``, each sample's loss summed over its labels or groups.
+
+Checks: hyperparameters, shapes and dtypes always (in Python, free). Values, with
+``validate_args=True`` (the default), never at the cost of a device synchronisation: on the CPU in
+eager mode in full (a NaN or infinite logit, a label out of range: an error naming the position);
+on an accelerator or under ``torch.compile`` labels and weights by a device-side assertion, logits
+not at all. The ``nn.Module`` losses of :mod:`imbalml.losses` check their hyperparameters and
+buffers once, when built.
 
 Two probability models are available wherever it makes sense (``groups=None`` or an
 :class:`~imbalml.AttributeGroups`):
@@ -22,8 +29,8 @@ Two probability models are available wherever it makes sense (``groups=None`` or
 The functions live in one module per concept: ``imbalml.functional.losses.asymmetric`` (ASL
 and focal loss), ``imbalml.functional.losses.dice`` and
 ``imbalml.functional.losses.cross_entropy`` (weighted and logit-adjusted cross-entropy,
-post-hoc logit adjustment); the private modules hold the shared argument handling, the padded
-group layout and the fused autograd kernels.
+post-hoc logit adjustment); ``_common`` holds the option checks and the reduction, and
+:func:`imbalml._layout_checks.parse_target` is the one target parser.
 """
 
 from imbalml.functional.losses.asymmetric import asymmetric_loss, focal_loss

@@ -1,53 +1,101 @@
-"""Asymmetric loss (ASL) and focal loss, in the sigmoid and the grouped-softmax form."""
+"""Asymmetric loss (ASL) and focal loss, in the sigmoid and the grouped-softmax form.
+
+Both are written on log-probabilities in plain PyTorch (log-sigmoid, or one log-softmax per
+attribute group), so autograd differentiates them and ``torch.compile(fullgraph=True)`` compiles
+them.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from imbalml._validation import (
-    as_tensor,
-    check_number,
-)
-from imbalml.functional.losses._asymmetric_math import AsymmetricOptions
+from imbalml._layout_checks import parse_target
+from imbalml._validation import check_number
 from imbalml.functional.losses._common import (
+    check_input,
     check_loss_options,
     compute_dtype,
-    label_weights,
+    label_vector,
     reduce,
-    sigmoid_args,
 )
-from imbalml.functional.losses._grouped_asl import (
-    GroupedASLFunction,
-    HardGroupedASLFunction,
-    grouped_asl_autograd,
-    hard_kernel_applies,
-)
-from imbalml.functional.losses._padded import (
-    check_grouped_args,
-    layout_of,
-    pad,
-    padded_targets,
-)
-from imbalml.functional.losses._sigmoid_asl import SigmoidASLFunction, sigmoid_asl_autograd
 from imbalml.groups import AttributeGroups
 
 __all__ = ["asymmetric_loss", "focal_loss"]
 
 
-def asymmetric_options(
-    gamma_pos: Any, gamma_neg: Any, clip: Any, eps: Any, detach_focal_weight: Any, validate: bool
-) -> AsymmetricOptions:
-    """The hyperparameters as :class:`AsymmetricOptions`, range-checked when ``validate``."""
-    if validate:
-        check_number(gamma_pos, "gamma_pos", low=0.0)
-        check_number(gamma_neg, "gamma_neg", low=0.0)
-        check_number(clip, "clip", low=0.0, high=1.0, high_inclusive=False)
-        check_number(eps, "eps", low=0.0, high=1.0, high_inclusive=False)
-    return AsymmetricOptions(
-        float(gamma_pos), float(gamma_neg), float(clip), float(eps), bool(detach_focal_weight)
-    )
+def check_asymmetric_options(gamma_pos: Any, gamma_neg: Any, clip: Any, eps: Any) -> None:
+    """Check the hyperparameters of the asymmetric loss."""
+    check_number(gamma_pos, "gamma_pos", low=0.0)
+    check_number(gamma_neg, "gamma_neg", low=0.0)
+    check_number(clip, "clip", low=0.0, high=1.0, high_inclusive=False)
+    check_number(eps, "eps", low=0.0, high=1.0, high_inclusive=False)
+
+
+def sigmoid_log_probs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p`` and ``log(1 - p)`` of ``p = sigmoid(x)``, both accurate for any finite ``x``."""
+    return F.logsigmoid(x), F.logsigmoid(-x)
+
+
+def softmax_log_probs(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log p`` and ``log(1 - p)`` of one group's softmax over the last axis of ``z`` ``(N, K)``.
+
+    ``1 - p`` is never formed by a subtraction from 1: for every attribute but the top one of
+    a row, ``p <= 1/2`` and ``log1p(-p)`` is accurate; for the top one, ``1 - p`` is the sum of
+    the others, a two-way softmax of the top logit against the log-sum-exp of the rest. So
+    both stay finite and accurate however confident the group is.
+    """
+    top = z.argmax(-1, keepdim=True)
+    z = z - z.gather(-1, top)  # the top logit becomes 0 (not detached: log p depends on it)
+    is_top = torch.zeros_like(z, dtype=torch.bool).scatter(-1, top, True)
+    rest = z.masked_fill(is_top, -math.inf).logsumexp(-1, keepdim=True)  # log sum of the others
+    log_p = z - F.softplus(rest)  # log(1 + sum of the others) is the log-sum-exp of the group
+    p_not_top = log_p.exp().masked_fill(is_top, 0.0)
+    log_1mp = torch.where(is_top, F.logsigmoid(rest), torch.log1p(-p_not_top))
+    return log_p, log_1mp
+
+
+def asymmetric_elementwise(
+    log_p: torch.Tensor,
+    log_1mp: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    gamma_pos: float,
+    gamma_neg: float,
+    clip: float,
+    eps: float,
+    detach_focal_weight: bool,
+    pos_weight: torch.Tensor | None,
+) -> torch.Tensor:
+    """The asymmetric loss of each entry from ``log p``, ``log(1 - p)`` and targets ``y``."""
+    p, one_minus_p = log_p.exp(), log_1mp.exp()
+    if clip > 0:
+        # log(1 - p_m) = log(min(1 - p + m, 1)): 1 - p is accurate, and adding m cancels nothing.
+        log_neg = torch.log(one_minus_p + clip).clamp(max=0.0)
+        p_m = (p - clip).clamp(min=0.0)
+    else:
+        log_neg, p_m = log_1mp, p
+    log_pos = log_p
+    if eps > 0:  # log(max(p, eps)) == max(log p, log eps), with zero gradient where clamped
+        log_pos, log_neg = log_p.clamp(min=math.log(eps)), log_neg.clamp(min=math.log(eps))
+    positive = y * log_pos if pos_weight is None else pos_weight * y * log_pos
+    loss = -(positive + (1.0 - y) * log_neg)
+    if gamma_pos > 0 or gamma_neg > 0:
+        base = y * one_minus_p + (1.0 - y) * p_m  # 1 - p_t
+        if detach_focal_weight:
+            base = base.detach()
+        exponent = gamma_neg + (gamma_pos - gamma_neg) * y
+        # base ** exponent as exp(exponent * log(base)) with base floored at the smallest normal
+        # float: 0 ** 0 stays 1 and the gradient is finite for any exponent >= 0. Weights below
+        # the square root of that floor (about 1e-19 in float32) are raised to it: no visible
+        # digit changes, and no subnormal float (slow on the CPU) enters the computation.
+        tiny = torch.finfo(base.dtype).tiny
+        log_weight = (base.clamp(min=tiny).log() * exponent).clamp(min=0.5 * math.log(tiny))
+        loss = loss * log_weight.exp()
+    return loss
 
 
 def asymmetric(
@@ -55,47 +103,48 @@ def asymmetric(
     target: torch.Tensor,
     groups: AttributeGroups | None,
     *,
-    options: AsymmetricOptions,
+    gamma_pos: float,
+    gamma_neg: float,
+    clip: float,
+    eps: float,
+    detach_focal_weight: bool,
     weight: torch.Tensor | None,
     pos_weight: torch.Tensor | None,
     ignore_index: int,
     reduction: str,
     validate_args: bool,
+    check_weights: bool = True,
 ) -> torch.Tensor:
-    """:func:`asymmetric_loss` with checked hyperparameters; ``validate_args`` checks tensors."""
-    input = as_tensor(input, "input")
-    device, dtype = input.device, compute_dtype(input)
-    if groups is None:
-        x, y, mask = sigmoid_args(input, target, ignore_index, validate_args)
-        w, pw = label_weights(weight, pos_weight, None, x.shape[1], device, dtype, validate_args)
-        scale = mask if w is None else (w if mask is None else mask * w)
-        if y.requires_grad or pw is not None:  # plain autograd (a target that needs a gradient)
-            loss = sigmoid_asl_autograd(x, y, scale, options, pw)
-        else:
-            loss = SigmoidASLFunction.apply(x, y, scale, options)
-        return reduce(loss, mask, reduction)
-    if validate_args:
-        input, target = check_grouped_args(input, target, groups, ignore_index)
-    w, pw = label_weights(
-        weight, pos_weight, groups, groups.num_attributes, device, dtype, validate_args
-    )
-    layout = layout_of(groups, device)
-    summed = reduction != "none"
-    hard = summed and pw is None and not as_tensor(target, "target").is_floating_point()
-    y, scale, count = padded_targets(
-        input, target, groups, layout, dtype, ignore_index=ignore_index, weight=w,
-        validate=validate_args, one_hot=not (hard and hard_kernel_applies(options)),
+    """:func:`asymmetric_loss` with checked hyperparameters.
+
+    ``validate_args`` checks the values of ``input`` and ``target``; ``check_weights`` those of
+    ``weight`` and ``pos_weight`` (a module checked its buffers once, when built).
+    """
+    input = check_input(input, groups, validate_args)
+    n, c = input.shape
+    x = input.to(compute_dtype(input))
+    y, valid = parse_target(
+        target, groups, num_samples=n, num_labels=c, ignore_index=ignore_index,
+        dtype=x.dtype, validate_args=validate_args,
     )  # fmt: skip
-    if y.ndim == 2:  # (G, N) hard labels: the kernel for hard targets
-        loss = HardGroupedASLFunction.apply(input, y, scale, options, layout)
-    elif y.requires_grad or pw is not None:
-        pw_padded = None if pw is None else pad(pw.view(1, -1), layout)
-        loss = grouped_asl_autograd(input, y, scale, options, layout, summed, pw_padded)
-    else:
-        loss = GroupedASLFunction.apply(input, y, scale, options, layout, summed)
-    if reduction == "mean":
-        return loss / (max(count, 1) if isinstance(count, int) else count.clamp(min=1))
-    return loss
+    w = label_vector(weight, x, groups, "weight", check_weights)
+    pw = label_vector(pos_weight, x, groups, "pos_weight", check_weights)
+    if groups is None:
+        log_p, log_1mp = sigmoid_log_probs(x)
+    else:  # one log-softmax per group, concatenated back into (N, C)
+        pairs = [softmax_log_probs(x_g) for x_g in groups.split(x)]
+        log_p = torch.cat([lp for lp, _ in pairs], 1)
+        log_1mp = torch.cat([lq for _, lq in pairs], 1)
+    loss = asymmetric_elementwise(
+        log_p, log_1mp, y, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, eps=eps,
+        detach_focal_weight=detach_focal_weight, pos_weight=pw,
+    )  # fmt: skip
+    if w is not None:
+        loss = loss * w
+    if groups is not None:  # each sample's loss per group: (N, G)
+        loss = torch.stack([segment.sum(1) for segment in groups.split(loss)], 1)
+    count = valid.to(x.dtype)  # (N, C) labels present, or (N, G) groups labelled
+    return reduce(loss * count, count, reduction)
 
 
 def asymmetric_loss(
@@ -127,81 +176,81 @@ def asymmetric_loss(
     For hard targets this is :math:`-(1-p)^{\gamma_+} \log p` on positives and
     :math:`-p_m^{\gamma_-} \log(1 - p_m)` on negatives; soft targets interpolate exactly as the
     reference implementation does. ``p = sigmoid(input)`` when ``groups`` is ``None`` (the paper's
-    form, equal to ``timm.loss.AsymmetricLossMultiLabel(reduction="sum")`` with
-    ``reduction="sum"``), otherwise one softmax per attribute group (the fashion report's form).
+    form; ``reduction="sum"`` equals ``timm.loss.AsymmetricLossMultiLabel``, which sums),
+    otherwise one softmax per attribute group (the fashion report's form).
 
     Label weights work as in ``torch.nn.functional.binary_cross_entropy_with_logits``:
     ``pos_weight`` :math:`w^+_c` multiplies the positive term and ``weight`` :math:`w_c` the whole
-    elementwise loss,
+    elementwise loss, without renormalisation,
 
     .. math::
         \ell_{nc} = -w_c \left(w^+_c\, y \log p\, (1 - p)^{\gamma_+}
         + (1 - y) \log(1 - p_m)\, p_m^{\gamma_-}\right)
 
     (for hard targets), so :func:`imbalml.class_weights` with ``groups=None`` (negatives /
-    positives per label) gives BCE's usual ``pos_weight``. ``"mean"`` still divides by the number
-    of non-ignored elements, as torch does. With ``pos_weight`` the loss is computed through plain
-    autograd (same values, a slower backward pass).
+    positives per label) gives BCE's usual ``pos_weight``.
 
-    Numerics: the computation runs in float32 for half-precision input (float64 stays float64).
-    :math:`p` and :math:`1 - p` are computed separately (:math:`1 / (1 + e^{\mp x})`, or for the
-    grouped form a per-group log-softmax whose top attribute is a two-way softmax against the
-    log-sum-exp of the others), never as ``1 - p``, so both keep full relative precision however
-    confident the prediction; :math:`1 - p_m = \min(1 - p + m, 1)` then involves no cancellation.
-    The reference's clamp of the log arguments at ``eps`` is kept exactly, in log space:
-    :math:`\log \max(p, \epsilon) = \max(\log p, \log \epsilon)`, with zero gradient where it
-    is active; ``eps=0`` disables it (log-sigmoid is used then). Consequences: with ``clip > 0``
-    values equal the float32 reference to float32 precision; with ``clip = 0`` they are closer
-    to a float64 evaluation than the reference, whose ``1 - sigmoid(x)`` loses digits as
-    :math:`x` grows; and finite logits of any magnitude, in any dtype or under autocast, give finite
-    values and gradients. The focusing power :math:`(1 - p_t)^\gamma` is evaluated as
+    Reduction (the same for every imbalml loss but Dice): ``"none"`` gives ``(N,)``, each
+    sample's loss summed over its labels (``groups=None``) or attribute groups, missing labels
+    contributing 0; ``"sum"`` the total; ``"mean"`` for each label (or group) the mean over the
+    samples that carry a label there, summed over labels (or groups): ``loss.sum() / N`` when
+    every label is present. (BCE's ``"mean"`` divides by ``N * C`` instead.)
+
+    Numerics: the computation runs in float32 for half-precision input (float64 stays float64),
+    on log-probabilities: log-sigmoid, or for the grouped form one log-softmax per group whose
+    top attribute's :math:`\log(1 - p)` is the log-sum-exp of the others (never ``1 - p``), so
+    :math:`\log p` and :math:`\log(1 - p)` keep full precision however confident the
+    prediction; :math:`1 - p_m = \min(1 - p + m, 1)` involves no cancellation. The reference's
+    clamp of the log arguments at ``eps`` is kept exactly, in log space:
+    :math:`\log \max(p, \epsilon) = \max(\log p, \log \epsilon)`, with zero gradient where it is
+    active; ``eps=0`` disables it. Finite logits of any magnitude, in any dtype or under
+    autocast, give finite values and gradients. The focusing power :math:`(1 - p_t)^\gamma` is
     :math:`\exp(\gamma \log \max(1 - p_t, \text{tiny}))`, so :math:`0^0 = 1` and the gradient
     stays finite for any :math:`\gamma \ge 0`; weights below the square root of the smallest
-    normal float (about :math:`10^{-19}` in float32) are raised to it, which changes no visible
-    digit and keeps subnormal numbers (slow on CPU) out of the computation.
+    normal float (about :math:`10^{-19}` in float32) are raised to it. Autograd computes the
+    gradient (with respect to ``target`` too, for a target that requires one).
 
-    The gradient with respect to ``input`` is computed in the same pass as the loss (a custom
-    autograd function, one multiply in the backward pass; for the grouped form with
-    ``reduction="none"`` the softmax chain rule runs in the backward pass). The grouped form
-    works on all groups at once in a padded layout; summed hard targets with ``clip > 0``,
-    ``eps <= clip`` and ``gamma_neg >= 1`` (the defaults) take a leaner kernel that treats the
-    one positive of each group apart. Second derivatives
-    (``create_graph=True``) and gradients with respect to a ``target`` that requires grad go
-    through plain autograd instead, with identical values.
+    Checks: hyperparameters, shapes and dtypes are always checked (in Python, no device
+    access). With ``validate_args=True`` (default) the values are checked too, without ever
+    stalling a device: on the CPU in eager mode in full, each error naming the position of the
+    first bad entry (a NaN or infinite logit, a label out of range, a negative weight); on an
+    accelerator or under ``torch.compile`` a label or weight out of range is a device-side
+    assertion (``torch._assert_async``, no synchronisation), and logits are not checked for
+    finiteness (a non-finite logit gives a non-finite loss). With ``validate_args=False``
+    nothing is checked; a label out of range then makes the loss NaN, never a different label.
 
     Args:
         input: Logits ``(N, C)``, any floating dtype.
-        target: Sigmoid form: multi-hot or soft ``(N, C)`` in ``[0, 1]`` (entries equal to
-            ``ignore_index`` are ignored). Grouped form: hard ``(N, G)`` indices or soft ``(N, C)``.
+        target: Sigmoid form: multi-hot or soft ``(N, C)`` in ``[0, 1]``, any real dtype
+            (entries equal to ``ignore_index`` are missing). Grouped form: hard ``(N, G)``
+            indices of any integer dtype, or soft ``(N, C)``.
+        groups: ``None`` for the sigmoid form, or the label layout for the grouped-softmax form.
         gamma_pos: Focusing exponent of positives, :math:`\gamma_+ \ge 0`.
         gamma_neg: Focusing exponent of negatives, :math:`\gamma_- \ge 0`.
         clip: Probability margin :math:`m \in [0, 1)` shifted off the negatives (0 disables it).
         eps: Lower clamp of the probabilities inside the logs, in ``[0, 1)`` (0 disables it).
-        groups: ``None`` for the sigmoid form, or the label layout for the grouped-softmax form.
         weight: Per-label (per-attribute) weights ``(C,)``, ``>= 0``, multiplying the loss.
         pos_weight: Per-label weights ``(C,)``, ``>= 0``, of the positive term (sigmoid form:
-            e.g. ``class_weights(label_counts(y), num_samples=len(y))``).
+            e.g. :func:`imbalml.class_weights` with ``groups=None``); integers are accepted.
         detach_focal_weight: Treat the focusing weight as a constant (no gradient through it),
             like the reference's ``disable_torch_grad_focal_loss``; done with ``detach``, so the
             caller's grad mode is never changed.
-        ignore_index: Target value marking a missing label.
-        reduction: ``"none"`` (elementwise ``(N, C)``, ignored entries 0), ``"sum"`` or ``"mean"``
-            (over the non-ignored elements, ``N * C`` when nothing is ignored; 0 if none).
-        validate_args: Check the hyperparameters, shapes and target values (set ``False`` on
-            hot paths: nothing is checked then).
+        ignore_index: Target value marking a missing label (-100, -1, 255, ...).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``, as described above.
+        validate_args: Check the values of the tensors (see above).
 
     Returns:
-        The loss: a float32 scalar (float64 for float64 input), or ``(N, C)`` for ``"none"``.
+        The loss: a float32 scalar (float64 for float64 input), or ``(N,)`` for ``"none"``.
 
     Raises:
-        ValueError: For bad shapes, target values or hyperparameters, or (with
-            ``validate_args``) a NaN or infinite logit.
+        ValueError: For bad shapes or hyperparameters, or (``validate_args``, CPU) a bad target
+            value, weight or non-finite logit.
         TypeError: For non-floating ``input`` or a ``groups`` that is not an AttributeGroups.
 
     Shape:
         - input: ``(N, C)``
         - target: ``(N, C)``, or ``(N, G)`` integer indices when ``groups`` is given
-        - output: scalar, or ``(N, C)`` for ``reduction="none"``
+        - output: scalar, or ``(N,)`` for ``reduction="none"``
 
     Example:
         >>> import torch
@@ -211,20 +260,24 @@ def asymmetric_loss(
         >>> y = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]])
         >>> asymmetric_loss(x, y, reduction="sum")  # the reference's sum
         tensor(1.3748)
+        >>> asymmetric_loss(x, y)  # per sample, summed over labels: the sum / 2
+        tensor(0.6874)
+        >>> asymmetric_loss(x, y, reduction="none")
+        tensor([1.1936, 0.1812])
         >>> groups = AttributeGroups([2, 3])
         >>> logits = torch.tensor([[2.0, 0.0, 0.1, -1.0, 3.0]])
         >>> asymmetric_loss(logits, torch.tensor([[0, 2]]), groups, gamma_pos=0.0)
-        tensor(0.0395)
-        >>> asymmetric_loss(x, y, pos_weight=torch.tensor([1.0, 3.0, 2.0]), reduction="sum")
+        tensor(0.1977)
+        >>> asymmetric_loss(x, y, pos_weight=[1, 3, 2], reduction="sum")
         tensor(1.5538)
     """
-    groups = check_loss_options(groups, ignore_index, reduction, validate_args)
-    options = asymmetric_options(
-        gamma_pos, gamma_neg, clip, eps, detach_focal_weight, validate_args
-    )
+    groups = check_loss_options(groups, ignore_index, reduction)
+    check_asymmetric_options(gamma_pos, gamma_neg, clip, eps)
     return asymmetric(
-        input, target, groups, options=options, weight=weight, pos_weight=pos_weight,
-        ignore_index=ignore_index, reduction=reduction, validate_args=validate_args,
+        input, target, groups, gamma_pos=float(gamma_pos), gamma_neg=float(gamma_neg),
+        clip=float(clip), eps=float(eps), detach_focal_weight=bool(detach_focal_weight),
+        weight=weight, pos_weight=pos_weight, ignore_index=ignore_index, reduction=reduction,
+        validate_args=validate_args, check_weights=validate_args,
     )  # fmt: skip
 
 
@@ -249,17 +302,20 @@ def focal_loss(
     .. math::
         \ell = -\left(y \log p + (1 - y) \log(1 - p)\right) \left(1 - p_t\right)^{\gamma}
 
-    With the default ``eps=0`` and ``groups=None`` this equals
-    ``torchvision.ops.sigmoid_focal_loss(input, target, alpha=-1, gamma=gamma)``; with ``gamma=0``
-    it is ``binary_cross_entropy_with_logits``, ``weight`` and ``pos_weight`` included. Arguments,
-    shapes and reductions are those of :func:`asymmetric_loss`.
+    With the default ``eps=0`` and ``groups=None``, ``reduction="sum"`` equals
+    ``torchvision.ops.sigmoid_focal_loss(input, target, alpha=-1, gamma=gamma, reduction="sum")``;
+    with ``gamma=0`` it is ``binary_cross_entropy_with_logits``, ``weight`` and ``pos_weight``
+    included. Arguments, shapes, reductions and checks are those of :func:`asymmetric_loss`.
 
     Example:
         >>> import torch
         >>> from imbalml.functional import focal_loss
         >>> focal_loss(torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0, 0.0]]), gamma=2.0)
-        tensor(0.9117)
+        tensor(1.8234)
     """
-    if validate_args:
-        check_number(gamma, "gamma", low=0.0)
-    return asymmetric_loss(input, target, groups, gamma_pos=gamma, gamma_neg=gamma, clip=0.0, eps=eps, weight=weight, pos_weight=pos_weight, detach_focal_weight=detach_focal_weight, ignore_index=ignore_index, reduction=reduction, validate_args=validate_args)  # fmt: skip
+    check_number(gamma, "gamma", low=0.0)
+    return asymmetric_loss(
+        input, target, groups, gamma_pos=gamma, gamma_neg=gamma, clip=0.0, eps=eps,
+        weight=weight, pos_weight=pos_weight, detach_focal_weight=detach_focal_weight,
+        ignore_index=ignore_index, reduction=reduction, validate_args=validate_args,
+    )  # fmt: skip

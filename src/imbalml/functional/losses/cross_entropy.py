@@ -5,25 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from imbalml._layout_checks import check_groups, check_optional_groups, check_scores
+from imbalml._layout_checks import check_groups, check_optional_groups, check_scores, parse_target
 from imbalml._validation import (
     as_tensor,
-    check_choice,
     check_floating,
     check_number,
-    first_true,
+    check_values,
     position,
 )
-from imbalml.functional.grouped import grouped_log_softmax
 from imbalml.functional.losses._common import (
-    GROUP_REDUCTIONS,
-    check_attribute_vector,
+    check_input,
+    check_label_vector,
     check_loss_options,
     compute_dtype,
-    grouped_args,
+    label_vector,
+    reduce,
 )
-from imbalml.functional.losses._padded import group_sum
 from imbalml.groups import AttributeGroups
 
 __all__ = [
@@ -35,20 +34,20 @@ __all__ = [
 
 
 def check_ce_options(
-    groups: Any, label_smoothing: Any, ignore_index: Any, group_reduction: Any, reduction: str
+    groups: Any, label_smoothing: Any, ignore_index: Any, reduction: str
 ) -> AttributeGroups:
     """Check the options of the cross-entropy family; return ``groups``."""
     check_groups(groups)
-    check_loss_options(groups, ignore_index, reduction, True)
+    check_loss_options(groups, ignore_index, reduction)
     check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
-    check_choice(group_reduction, "group_reduction", GROUP_REDUCTIONS)
     return groups
 
 
-def _check_priors(priors: Any, groups: AttributeGroups) -> torch.Tensor:
-    return check_attribute_vector(
+def check_priors(priors: Any, groups: AttributeGroups, validate: bool = True) -> torch.Tensor:
+    """Per-attribute priors ``(C,)``, ``> 0``: frequencies or counts (integers are accepted)."""
+    return check_label_vector(
         priors, "priors", groups.num_attributes, positive=True,
-        attribute_names=groups.attribute_names,
+        attribute_names=groups.attribute_names, validate=validate,
     )  # fmt: skip
 
 
@@ -60,72 +59,37 @@ def grouped_ce(
     weight: torch.Tensor | None,
     label_smoothing: float,
     ignore_index: int,
-    group_reduction: str,
     reduction: str,
     validate_args: bool,
+    check_weights: bool = True,
+    log_priors: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """:func:`grouped_cross_entropy` with checked options; ``validate_args`` checks tensors."""
-    x, y, valid = grouped_args(input, target, groups, ignore_index, validate_args)
-    log_p = grouped_log_softmax(x, groups, validate_args=False)
-    if weight is not None:
-        if validate_args:
-            check_attribute_vector(
-                weight, "weight", groups.num_attributes, positive=False,
-                attribute_names=groups.attribute_names,
-            )  # fmt: skip
-        w = as_tensor(weight, "weight").to(device=x.device, dtype=x.dtype)
-        y_weighted = y * w
-    else:
-        y_weighted = y
-    if label_smoothing > 0:
-        sizes = torch.tensor(groups.sizes, dtype=x.dtype, device=x.device)
-        uniform = (1.0 / sizes)[groups.group_index(x.device)]
-        smoothed = torch.lerp(y, uniform.expand_as(y), label_smoothing)
-        smoothed = smoothed * w if weight is not None else smoothed
-    else:
-        smoothed = y_weighted
-    valid_groups = valid.to(x.dtype)
-    per_sample = group_sum(-smoothed * log_p, groups) * valid_groups  # (N, G)
-    if reduction == "none":
-        out = per_sample
-    elif reduction == "sum":
-        out = per_sample.sum(0)
-    else:
-        denominator = (group_sum(y_weighted, groups) * valid_groups).sum(0)
-        positive = denominator > 0
-        out = torch.where(
-            positive, per_sample.sum(0) / torch.where(positive, denominator, 1.0), 0.0
-        )
-    if group_reduction == "sum":
-        return out.sum(-1)
-    if group_reduction == "mean":
-        return out.mean(-1)
-    return out
+    """:func:`grouped_cross_entropy` with checked options.
 
-
-def logit_adjusted_ce(
-    input: torch.Tensor,
-    target: torch.Tensor,
-    groups: AttributeGroups,
-    *,
-    priors: torch.Tensor,
-    tau: float,
-    validate_args: bool,
-    **options: Any,
-) -> torch.Tensor:
-    """:func:`logit_adjusted_cross_entropy` with checked options; tensors per ``validate_args``.
-
-    ``options`` are :func:`grouped_ce`'s (``weight``, ``label_smoothing``, ``ignore_index``,
-    ``group_reduction``, ``reduction``).
+    ``validate_args`` checks the values of ``input`` and ``target``, ``check_weights`` those of
+    ``weight``; ``log_priors`` ``(C,)`` (times ``tau``) is added to the logits first.
     """
-    input = as_tensor(input, "input")
-    if validate_args:
-        check_scores(input, groups, "input")
-        _check_priors(priors, groups)
-    dtype = compute_dtype(input)
-    log_priors = as_tensor(priors, "priors").to(device=input.device, dtype=dtype).log()
-    shifted = input.to(dtype) + tau * log_priors
-    return grouped_ce(shifted, target, groups, validate_args=validate_args, **options)
+    input = check_input(input, groups, validate_args)
+    n, c = input.shape
+    x = input.to(compute_dtype(input))
+    if log_priors is not None:
+        x = x + log_priors.to(device=x.device, dtype=x.dtype)
+    y, valid = parse_target(
+        target, groups, num_samples=n, ignore_index=ignore_index, dtype=x.dtype,
+        validate_args=validate_args,
+    )  # fmt: skip
+    w = label_vector(weight, x, groups, "weight", check_weights)
+    labelled = valid.to(x.dtype)
+    losses, counts = [], []  # (N,) per group: loss, and the sample's weight in the group's mean
+    for g, (x_g, y_g) in enumerate(zip(groups.split(x), groups.split(y))):
+        log_p = F.log_softmax(x_g, dim=-1)
+        smoothed = torch.lerp(y_g, torch.full_like(y_g, 1.0 / y_g.shape[1]), label_smoothing)
+        if w is not None:
+            w_g = w[groups.slices[g]]
+            smoothed, y_g = smoothed * w_g, y_g * w_g
+        losses.append(-(smoothed * log_p).sum(1) * labelled[:, g])
+        counts.append(y_g.sum(1) * labelled[:, g])  # w[y] for a hard label; 1 unweighted
+    return reduce(torch.stack(losses, 1), torch.stack(counts, 1), reduction)
 
 
 def grouped_cross_entropy(
@@ -136,7 +100,6 @@ def grouped_cross_entropy(
     weight: torch.Tensor | None = None,
     label_smoothing: float = 0.0,
     ignore_index: int = -100,
-    group_reduction: str = "sum",
     reduction: str = "mean",
     validate_args: bool = True,
 ) -> torch.Tensor:
@@ -159,9 +122,10 @@ def grouped_cross_entropy(
     contribute nothing. A group without any labelled sample (or of zero total weight) contributes
     0 to the mean, where torch would return NaN.
 
-    The group terms are then combined by ``group_reduction``: ``"sum"`` (default; one
-    cross-entropy per attribute group, added as in multi-task training), ``"mean"``, or
-    ``"none"`` (keep a trailing group axis).
+    Reduction (the one meaning of every imbalml loss but Dice): ``"mean"`` sums the group terms
+    :math:`L_g` above (one cross-entropy per attribute group, added as in multi-task training);
+    ``"sum"`` is :math:`\sum_{n,g} \ell_{ng}`; ``"none"`` gives ``(N,)``, each sample's
+    :math:`\sum_g \ell_{ng}` (missing labels contribute 0).
 
     Args:
         input: Logits ``(N, C)``.
@@ -171,13 +135,11 @@ def grouped_cross_entropy(
             ``None`` for the plain cross-entropy (:math:`w_c = 1`).
         label_smoothing: :math:`\varepsilon \in [0, 1]`, spread uniformly within each group.
         ignore_index: Hard-target value marking a missing label.
-        group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
-        reduction: ``"none"``, ``"sum"`` or ``"mean"`` over samples, as in torch.
-        validate_args: Check shapes and values.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``, as described above.
+        validate_args: Check the values of the tensors, as :func:`asymmetric_loss` does.
 
     Returns:
-        Scalar; ``(G,)`` with ``group_reduction="none"``; ``(N,)`` with ``reduction="none"``;
-        ``(N, G)`` with both ``"none"``.
+        Scalar, or ``(N,)`` with ``reduction="none"``.
 
     Raises:
         ValueError: For bad shapes, targets, weights or options, or (with ``validate_args``)
@@ -195,18 +157,19 @@ def grouped_cross_entropy(
         >>> groups = AttributeGroups([2, 3])
         >>> logits = torch.tensor([[2.0, 0.0, 0.1, -1.0, 3.0], [0.0, 1.0, 0.0, 0.0, 0.0]])
         >>> target = torch.tensor([[0, 2], [1, 0]])
-        >>> grouped_cross_entropy(logits, target, groups, group_reduction="none")
-        tensor([0.2201, 0.5847])
+        >>> grouped_cross_entropy(logits, target, groups)  # 0.2201 + 0.5847, one term per group
+        tensor(0.8048)
+        >>> grouped_cross_entropy(logits, target, groups, reduction="none")
+        tensor([0.1977, 1.4119])
         >>> w = torch.tensor([1.0, 3.0, 1.0, 1.0, 1.0])
         >>> grouped_cross_entropy(logits, target, groups, weight=w)
         tensor(0.8514)
     """
-    if validate_args:
-        check_ce_options(groups, label_smoothing, ignore_index, group_reduction, reduction)
+    check_ce_options(groups, label_smoothing, ignore_index, reduction)
     return grouped_ce(
-        input, target, groups, weight=weight, label_smoothing=label_smoothing,
-        ignore_index=ignore_index, group_reduction=group_reduction, reduction=reduction,
-        validate_args=validate_args,
+        input, target, groups, weight=weight, label_smoothing=float(label_smoothing),
+        ignore_index=ignore_index, reduction=reduction, validate_args=validate_args,
+        check_weights=validate_args,
     )  # fmt: skip
 
 
@@ -218,7 +181,6 @@ def weighted_cross_entropy(
     weight: torch.Tensor,
     label_smoothing: float = 0.0,
     ignore_index: int = -100,
-    group_reduction: str = "sum",
     reduction: str = "mean",
     validate_args: bool = True,
 ) -> torch.Tensor:
@@ -241,7 +203,7 @@ def weighted_cross_entropy(
             "Expected `weight` to be a (C,) tensor of per-attribute weights, but got None "
             "(use grouped_cross_entropy for the unweighted loss)."
         )
-    return grouped_cross_entropy(input, target, groups, weight=weight, label_smoothing=label_smoothing, ignore_index=ignore_index, group_reduction=group_reduction, reduction=reduction, validate_args=validate_args)  # fmt: skip
+    return grouped_cross_entropy(input, target, groups, weight=weight, label_smoothing=label_smoothing, ignore_index=ignore_index, reduction=reduction, validate_args=validate_args)  # fmt: skip
 
 
 def _is_vector(tau: Any) -> bool:
@@ -251,7 +213,7 @@ def _is_vector(tau: Any) -> bool:
 def _check_tau(tau: Any, size: int) -> float | torch.Tensor:
     """``tau``: a number ``>= 0``, or a ``(size,)`` tensor of them (one per group or label)."""
     if _is_vector(tau):
-        return check_attribute_vector(tau, "tau", size, positive=False)
+        return check_label_vector(tau, "tau", size, positive=False)
     return check_number(tau, "tau", low=0.0)
 
 
@@ -267,8 +229,8 @@ def adjust_logits(
 
     Grouped: :math:`z_c - \tau_g \log \pi_c` for attribute :math:`c` of group :math:`g`, so that
     the per-group argmax targets the balanced error. Because each group's softmax ignores
-    constants, ``priors`` need not be normalised within a group (counts give the same result as
-    frequencies). Plain multi-label (``groups=None``): :math:`z_c - \tau_c \log(\pi_c / (1 -
+    constants, ``priors`` need not be normalised within a group: counts (integers accepted)
+    give the same probabilities and decisions as frequencies. Plain multi-label (``groups=None``): :math:`z_c - \tau_c \log(\pi_c / (1 -
     \pi_c))` with :math:`\pi_c \in (0, 1)` the frequency of label :math:`c`'s positives, which
     moves each label's decision threshold from probability 1/2 to the prior (for :math:`\tau = 1`).
 
@@ -281,7 +243,8 @@ def adjust_logits(
         input: Logits ``(N, C)``.
         groups: The label layout, or ``None`` for plain multi-label.
         priors: Per-attribute prior ``(C,)`` (:func:`imbalml.class_priors`): strictly positive
-            with ``groups``; in ``(0, 1)`` without.
+            with ``groups`` (frequencies or counts); frequencies in ``(0, 1)`` without (counts
+            do not say how many samples were labelled: use :func:`imbalml.class_priors`).
         tau: Adjustment strength :math:`\tau \ge 0`: one number, or one per group ``(G,)``
             (``(C,)`` per label when ``groups`` is ``None``).
         validate_args: Check shapes and values.
@@ -310,20 +273,23 @@ def adjust_logits(
             raise ValueError(f"Expected `input` of shape (N, C), but got {tuple(input.shape)}.")
         tau = _check_tau(tau, input.shape[1] if groups is None else groups.num_groups)
         if groups is None:
-            pri = check_attribute_vector(priors, "priors", input.shape[1], positive=True)
-            if bool((pri >= 1).any()):
-                where = first_true(pri >= 1)
-                raise ValueError(
-                    f"Expected `priors` in (0, 1) (the frequency of each label's positives) "
-                    f"for groups=None, but got {pri[where].item():g} at {position(where)}."
+            pri = check_label_vector(priors, "priors", input.shape[1], positive=True)
+
+            def message(where: tuple[int, ...] | None) -> str:
+                got = "" if where is None else f", but got {pri[where].item():g} at {position(where)}"
+                return (
+                    f"Expected `priors` in (0, 1) (the frequency of each label's positives, "
+                    f"e.g. imbalml.class_priors(target)) for groups=None{got}."
                 )
+
+            check_values(pri >= 1, message)
         else:
             check_scores(input, groups, "input", finite=False)
-            _check_priors(priors, groups)
+            check_priors(priors, groups)
     elif _is_vector(tau):
         tau = as_tensor(tau, "tau")
     dtype = compute_dtype(input)
-    pri_t = as_tensor(priors, "priors").to(device=input.device, dtype=dtype)
+    pri_t = as_tensor(priors, "priors").to(device=input.device, dtype=dtype)  # counts: float
     log_odds = pri_t.log() if groups is not None else pri_t.log() - torch.log1p(-pri_t)
     if isinstance(tau, torch.Tensor):
         tau_t = tau.to(device=input.device, dtype=dtype)
@@ -345,7 +311,6 @@ def logit_adjusted_cross_entropy(
     weight: torch.Tensor | None = None,
     label_smoothing: float = 0.0,
     ignore_index: int = -100,
-    group_reduction: str = "sum",
     reduction: str = "mean",
     validate_args: bool = True,
 ) -> torch.Tensor:
@@ -355,21 +320,23 @@ def logit_adjusted_cross_entropy(
         \ell_{ng} = -\log \operatorname{softmax}_g\big(z_{n} + \tau \log \pi\big)_{y_{ng}}
 
     i.e. :func:`grouped_cross_entropy` of the logits shifted by :math:`\tau \log \pi` within
-    each group. With :math:`\tau = 1` and ``priors`` set to the training counts this is the
-    Balanced Softmax loss. Evaluate the trained model on its raw logits.
+    each group (reduction and checks as there). ``priors`` may be frequencies
+    (:func:`imbalml.class_priors`) or counts, integers included: each group's softmax ignores a
+    constant shift, so counts give exactly the loss of the frequencies normalised per group.
+    With :math:`\tau = 1` this is the Balanced Softmax loss. Evaluate the trained model on its
+    raw logits.
 
     Args:
         input: Logits ``(N, C)``.
         target: Hard ``(N, G)`` or soft ``(N, C)`` targets.
         groups: The label layout.
-        priors: Per-attribute prior ``(C,)``, strictly positive (:func:`imbalml.class_priors`).
+        priors: Per-attribute priors or counts ``(C,)``, strictly positive.
         tau: Adjustment strength :math:`\tau \ge 0` (0 gives plain cross-entropy).
         weight: Per-attribute weights ``(C,)``, as in :func:`grouped_cross_entropy`.
         label_smoothing: As in :func:`grouped_cross_entropy`.
         ignore_index: Hard-target value marking a missing label.
-        group_reduction: ``"sum"``, ``"mean"`` or ``"none"`` over groups.
-        reduction: ``"none"``, ``"sum"`` or ``"mean"`` over samples.
-        validate_args: Check shapes and values.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``, as in :func:`grouped_cross_entropy`.
+        validate_args: Check the values of the tensors, as :func:`asymmetric_loss` does.
 
     Returns:
         The loss, shaped as in :func:`grouped_cross_entropy`.
@@ -386,12 +353,15 @@ def logit_adjusted_cross_entropy(
         >>> x, y = torch.zeros(1, 2), torch.tensor([[1]])
         >>> logit_adjusted_cross_entropy(x, y, groups, priors=torch.tensor([0.9, 0.1]))
         tensor(2.3026)
+        >>> counts = torch.tensor([90, 10])  # counts work as priors
+        >>> logit_adjusted_cross_entropy(x, y, groups, priors=counts)
+        tensor(2.3026)
     """
-    if validate_args:
-        check_ce_options(groups, label_smoothing, ignore_index, group_reduction, reduction)
-        check_number(tau, "tau", low=0.0)
-    return logit_adjusted_ce(
-        input, target, groups, priors=priors, tau=tau, weight=weight,
-        label_smoothing=label_smoothing, ignore_index=ignore_index,
-        group_reduction=group_reduction, reduction=reduction, validate_args=validate_args,
+    check_ce_options(groups, label_smoothing, ignore_index, reduction)
+    tau = check_number(tau, "tau", low=0.0)
+    log_priors = check_priors(priors, groups, validate_args).log()
+    return grouped_ce(
+        input, target, groups, weight=weight, label_smoothing=float(label_smoothing),
+        ignore_index=ignore_index, reduction=reduction, validate_args=validate_args,
+        check_weights=validate_args, log_priors=tau * log_priors,
     )  # fmt: skip

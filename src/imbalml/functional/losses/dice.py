@@ -6,14 +6,10 @@ from typing import Any
 
 import torch
 
+from imbalml._layout_checks import parse_target
 from imbalml._validation import check_number
-from imbalml.functional.grouped import grouped_log_softmax
-from imbalml.functional.losses._common import (
-    attribute_mask,
-    check_loss_options,
-    grouped_args,
-    sigmoid_args,
-)
+from imbalml.functional.grouped import grouped_softmax
+from imbalml.functional.losses._common import check_input, check_loss_options, compute_dtype
 from imbalml.groups import AttributeGroups
 
 __all__ = ["dice_loss"]
@@ -36,17 +32,21 @@ def dice(
     reduction: str,
     validate_args: bool,
 ) -> torch.Tensor:
-    """:func:`dice_loss` with checked hyperparameters; ``validate_args`` checks tensors."""
-    mask: torch.Tensor | None
+    """:func:`dice_loss` with checked hyperparameters; ``validate_args`` checks tensor values."""
+    input = check_input(input, groups, validate_args)
+    n, c = input.shape
+    x = input.to(compute_dtype(input))
+    y, valid = parse_target(
+        target, groups, num_samples=n, num_labels=c, ignore_index=ignore_index, dtype=x.dtype,
+        validate_args=validate_args,
+    )  # fmt: skip
     if groups is None:
-        x, y, mask = sigmoid_args(input, target, ignore_index, validate_args)
-        p = torch.sigmoid(x)
+        p, mask = torch.sigmoid(x), valid.to(x.dtype)
     else:
-        x, y, valid = grouped_args(input, target, groups, ignore_index, validate_args)
-        mask = attribute_mask(valid, groups, x.dtype, validate_args)
-        p = grouped_log_softmax(x, groups, validate_args=False).exp()
-    if mask is not None:  # missing labels are left out of the sums
-        p, y = p * mask, y * mask
+        p = grouped_softmax(x, groups, validate_args=False)
+        labelled = valid.to(x.dtype)  # (N, G), repeated over each group's attributes:
+        mask = torch.cat([labelled[:, g : g + 1].expand(-1, k) for g, k in enumerate(groups.sizes)], 1)
+    p, y = p * mask, y * mask  # missing labels are left out of the sums
     sum_p, sum_t = p.sum(0), y.sum(0)
     intersection = 0.5 * (sum_p + sum_t - (p - y).abs().sum(0))
     denominator = (0.5 * (sum_p + sum_t) + smooth).clamp(min=eps)
@@ -100,7 +100,7 @@ def dice_loss(
         ignore_index: Target value marking a missing label.
         reduction: ``"none"`` (per-attribute ``(C,)``, absent attributes 0), ``"sum"``, or
             ``"mean"`` over the present attributes.
-        validate_args: Check shapes and target values.
+        validate_args: Check the values of the tensors, as :func:`asymmetric_loss` does.
 
     Returns:
         The loss: scalar, or ``(C,)`` for ``"none"``.
@@ -124,9 +124,8 @@ def dice_loss(
         >>> dice_loss(x, y)  # mean over the 2 present attributes
         tensor(0.1333)
     """
-    groups = check_loss_options(groups, ignore_index, reduction, validate_args)
-    if validate_args:
-        check_dice_options(smooth, eps)
+    groups = check_loss_options(groups, ignore_index, reduction)
+    check_dice_options(smooth, eps)
     return dice(
         input, target, groups, smooth=smooth, eps=eps, ignore_index=ignore_index,
         reduction=reduction, validate_args=validate_args,

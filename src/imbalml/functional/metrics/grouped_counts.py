@@ -52,11 +52,14 @@ def _pred_indices(preds: Any, groups: AttributeGroups, num_samples: int) -> torc
     return preds.long()
 
 
-@functools.lru_cache(maxsize=64)
 def _confusion_layout(
     sizes: tuple[int, ...], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Group sizes and block starts as tensors on ``device`` (built once: no per-call copy)."""
+    """Group sizes and block starts as tensors on ``device``, built at each call (a few bytes).
+
+    Nothing is shared between calls: a tensor made under ``torch.inference_mode()`` never
+    reaches a later training step.
+    """
     starts = [sum(k * k for k in sizes[:g]) for g in range(len(sizes))]
     total = sum(k * k for k in sizes)
     as_long = functools.partial(torch.tensor, dtype=torch.long, device=device)
