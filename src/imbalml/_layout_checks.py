@@ -14,11 +14,8 @@ import torch
 
 from imbalml._validation import (
     as_tensor,
-    check_finite,
     check_rows,
-    check_shape,
     check_values,
-    first_true,
     position,
 )
 from imbalml.groups import AttributeGroups, check_float_hard_labels, check_hard_target, check_scores
