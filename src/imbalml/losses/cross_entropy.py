@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 
 from imbalml._validation import check_number
-from imbalml.functional.losses.cross_entropy import check_ce_options, grouped_ce
+from imbalml.functional.losses.cross_entropy import check_ce_options, grouped_ce, priors_of
 from imbalml.groups import AttributeGroups
 from imbalml.losses._base import _LossModule
 
@@ -134,7 +134,9 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
         groups: The label layout.
         priors: Per-attribute priors ``(C,)``, ``> 0`` (e.g. :func:`imbalml.class_priors`), or
             counts (integers accepted: within a group the softmax ignores a constant, so
-            counts give the loss of the per-group frequencies); stored as a float32 buffer.
+            counts give the loss of the per-group frequencies), or a :class:`~imbalml.LabelCounts`
+            (from :func:`imbalml.label_counts`; its :func:`imbalml.class_priors` is used); stored as
+            a float32 buffer.
         tau: Adjustment strength, ``>= 0``.
         weight: Optional per-attribute weights ``(C,)`` (a buffer).
         label_smoothing: In ``[0, 1]``, spread uniformly within each group.
@@ -173,7 +175,8 @@ class LogitAdjustedCrossEntropyLoss(_GroupedCrossEntropy):
         validate_args: bool = True,
     ) -> None:
         super().__init__(groups, weight, label_smoothing, ignore_index, reduction, validate_args)
-        self._buffer("priors", priors, positive=True)  # counts accepted (integers too)
+        # counts accepted (integers too), and a LabelCounts (its imbalml.class_priors)
+        self._buffer("priors", priors_of(priors), positive=True)
         self.tau = check_number(tau, "tau", low=0.0)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from imbalml._validation import (
     check_values,
     position,
 )
+from imbalml.data.stats import LabelCounts
 from imbalml.functional.losses._common import (
     check_input,
     check_label_vector,
@@ -24,6 +25,7 @@ from imbalml.functional.losses._common import (
     reduce,
 )
 from imbalml.groups import AttributeGroups
+from imbalml.weights import class_priors
 
 __all__ = [
     "adjust_logits",
@@ -43,8 +45,16 @@ def check_ce_options(
     return groups
 
 
+def priors_of(priors: Any) -> Any:
+    """``priors`` as given, or :func:`imbalml.class_priors` of a :class:`~imbalml.LabelCounts`."""
+    if isinstance(priors, LabelCounts):
+        return class_priors(priors)
+    return priors
+
+
 def check_priors(priors: Any, groups: AttributeGroups, validate: bool = True) -> torch.Tensor:
-    """Per-attribute priors ``(C,)``, ``> 0``: frequencies or counts (integers are accepted)."""
+    """Per-attribute priors ``(C,)``, ``> 0``: frequencies, counts (integers) or a LabelCounts."""
+    priors = priors_of(priors)
     return check_label_vector(
         priors, "priors", groups.num_attributes, positive=True,
         attribute_names=groups.attribute_names, validate=validate,
@@ -244,7 +254,8 @@ def adjust_logits(
         groups: The label layout, or ``None`` for plain multi-label.
         priors: Per-attribute prior ``(C,)`` (:func:`imbalml.class_priors`): strictly positive
             with ``groups`` (frequencies or counts); frequencies in ``(0, 1)`` without (counts
-            do not say how many samples were labelled: use :func:`imbalml.class_priors`).
+            do not say how many samples were labelled: use :func:`imbalml.class_priors`), or a
+            :class:`~imbalml.LabelCounts` (its :func:`imbalml.class_priors` is used).
         tau: Adjustment strength :math:`\tau \ge 0`: one number, or one per group ``(G,)``
             (``(C,)`` per label when ``groups`` is ``None``).
         validate_args: Check shapes and values.
@@ -266,6 +277,7 @@ def adjust_logits(
         tensor([[0.0000, 1.3863]])
     """
     input = as_tensor(input, "input")
+    priors = priors_of(priors)
     if validate_args:
         groups = check_optional_groups(groups)
         check_floating(input, "input")
@@ -330,7 +342,8 @@ def logit_adjusted_cross_entropy(
         input: Logits ``(N, C)``.
         target: Hard ``(N, G)`` or soft ``(N, C)`` targets.
         groups: The label layout.
-        priors: Per-attribute priors or counts ``(C,)``, strictly positive.
+        priors: Per-attribute priors or counts ``(C,)``, strictly positive, or a
+            :class:`~imbalml.LabelCounts` (its :func:`imbalml.class_priors` is used).
         tau: Adjustment strength :math:`\tau \ge 0` (0 gives plain cross-entropy).
         weight: Per-attribute weights ``(C,)``, as in :func:`grouped_cross_entropy`.
         label_smoothing: As in :func:`grouped_cross_entropy`.
