@@ -14,22 +14,27 @@ from imbalml.heads import GroupedSoftmaxHead
 from imbalml.losses import (
     AsymmetricLoss,
     DiceLoss,
+    DistributionBalancedLoss,
     FocalLoss,
     GroupedCrossEntropyLoss,
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
 )
 from imbalml.metrics import (
+    ExampleF1Score,
     GroupAccuracy,
     GroupConfusionMatrix,
+    HammingLoss,
     LabelAveragePrecision,
     LabelF1Score,
     LabelPrecision,
     LabelRecall,
     MeanClassAccuracy,
     PerClassAccuracy,
+    PrecisionAtK,
 )
 from imbalml.mixup import BatchMixup, MixupCollator
+from imbalml.plain_thresholds import tune_global_threshold, tune_label_thresholds
 from imbalml.samplers import MinorityOversampler
 from imbalml.thresholds import TunedThresholds, tune_thresholds
 from imbalml.weights import class_priors, class_weights
@@ -43,11 +48,14 @@ __all__ = [
     "AttributeGroups",
     "BatchMixup",
     "DiceLoss",
+    "DistributionBalancedLoss",
+    "ExampleF1Score",
     "FocalLoss",
     "GroupAccuracy",
     "GroupConfusionMatrix",
     "GroupedCrossEntropyLoss",
     "GroupedSoftmaxHead",
+    "HammingLoss",
     "LabelAveragePrecision",
     "LabelF1Score",
     "LabelPrecision",
@@ -57,6 +65,7 @@ __all__ = [
     "MinorityOversampler",
     "MixupCollator",
     "PerClassAccuracy",
+    "PrecisionAtK",
     "StratifiedSplit",
     "TunedThresholds",
     "WeightedCrossEntropyLoss",
@@ -67,5 +76,7 @@ __all__ = [
     "label_counts",
     "minority_attributes",
     "stratified_split",
+    "tune_global_threshold",
+    "tune_label_thresholds",
     "tune_thresholds",
 ]
