@@ -208,3 +208,40 @@ def test_command_line_error_exits_with_the_message(tmp_path):
     )
     assert result.returncode != 0
     assert "error: ARFF file not found:" in result.stderr and "none.arff" in result.stderr
+
+
+def test_ablation_table_and_figure(tmp_path):
+    ablate = importlib.import_module("ablate")
+    features, labels = _make_data(100)
+    train = write_arff(tmp_path / "train.arff", features, labels, sparse=False)
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({**TINY, "epochs": 2}))
+    argv = ["--train", str(train), "--num-labels", str(NUM_LABELS), "--seeds", "0", "1",
+            "--only", "bce", "distribution_balanced", "--base", str(base), "--out-dir", str(tmp_path / "runs"),
+            "--results", str(tmp_path / "RESULTS.md")]
+    summary = ablate.main(ablate.get_args_parser().parse_args(argv))
+    assert summary["runs"] == 4
+    records = sorted((tmp_path / "runs").glob("*.json"))
+    assert [p.name for p in records] == ["bce-seed0.json", "bce-seed1.json",
+                                         "distribution_balanced-seed0.json", "distribution_balanced-seed1.json"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| bce |") or line.startswith("| distribution_balanced |")]
+    assert len(rows) == 4 and all("±" in row for row in rows)
+    record = json.loads(records[0].read_text())
+    seed0, seed1 = (json.loads(p.read_text())["metrics"]["global"]["example_f1"] for p in records[:2])
+    assert f"{np.mean([seed0, seed1]):.4f} ± {np.std([seed0, seed1], ddof=1):.4f}" in rows[0]
+    assert (tmp_path / "per_label_f1.png").stat().st_size > 1000
+    # a second call reuses the records (same table)
+    (tmp_path / "runs" / "bce-seed0.json").write_text(json.dumps({**record, "seconds": 123456.0}))
+    ablate.main(ablate.get_args_parser().parse_args(argv))
+    seconds = (123456.0 + json.loads(records[1].read_text())["seconds"]) / 2
+    assert f"| {seconds:.0f} |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_each_ablation_method_has_its_config_file():
+    ablate = importlib.import_module("ablate")
+    for method, overrides in ablate.METHODS.items():
+        config = training.load_config(EXAMPLE / "configs" / f"{method}.yaml")
+        assert config == {**training.DEFAULTS, **overrides}, method
+    best = training.load_config(EXAMPLE / "configs" / "best.yaml")
+    assert any({**training.DEFAULTS, **o} == {**best, "threshold": "global"} for o in ablate.METHODS.values())

@@ -25,7 +25,7 @@ import torch
 
 from imbalml._validation import as_tensor, check_choice, check_multi_hot, check_number
 
-__all__ = ["F1_KINDS", "default_candidates", "tune_global_threshold", "tune_label_thresholds"]
+__all__ = ["tune_global_threshold", "tune_label_thresholds"]
 
 #: The F1 scores the thresholds can be tuned for.
 F1_KINDS = ("example", "micro", "macro")

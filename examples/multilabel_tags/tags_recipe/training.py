@@ -50,8 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "weight_decay": 1e-2,
     "batch_size": 64,
-    "epochs": 40,  # at most; the best epoch on the selection split is kept
-    "patience": 8,  # stop after this many epochs without a better selection score
+    "epochs": 20,  # at most; the best epoch on the selection split is kept
+    "patience": 5,  # stop after this many epochs without a better selection score
     "bias_init": "prior",  # "prior": output biases start at the training log-odds; or "zero"
     "loss": "bce",
     "focal_gamma": 2.0,
@@ -203,7 +203,7 @@ def fit(
     epochs, batch_size = int(config["epochs"]), int(config["batch_size"])
     steps = epochs * math.ceil(len(train_idx) / batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=float(config["lr"]), total_steps=steps, pct_start=0.1
+        optimizer, max_lr=float(config["lr"]), total_steps=steps, pct_start=max(0.1, 2.0 / steps)
     )
     generator = torch.Generator().manual_seed(int(config["seed"]))
     sampler = (

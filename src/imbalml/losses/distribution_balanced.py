@@ -9,9 +9,9 @@ from torch import nn
 
 from imbalml._validation import check_int, check_reduction
 from imbalml.functional.losses.distribution_balanced import (
+    _check_db_options,
+    _check_db_statistics,
     _db_loss,
-    check_db_options,
-    check_db_statistics,
     distribution_balanced_loss,
 )
 
@@ -76,8 +76,8 @@ class DistributionBalancedLoss(nn.Module):
         validate_args: bool = True,
     ) -> None:
         super().__init__()
-        check_db_options(alpha, beta, mu, neg_scale, init_bias, gamma, balance)
-        counts, self.num_samples = check_db_statistics(counts, num_samples)
+        _check_db_options(alpha, beta, mu, neg_scale, init_bias, gamma, balance)
+        counts, self.num_samples = _check_db_statistics(counts, num_samples)
         self.register_buffer("counts", counts.detach().clone().float())
         self.alpha, self.beta, self.mu = float(alpha), float(beta), float(mu)
         self.neg_scale, self.init_bias = float(neg_scale), float(init_bias)
@@ -88,17 +88,18 @@ class DistributionBalancedLoss(nn.Module):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The loss of logits ``input`` against multi-hot ``target``."""
-        options = dict(
-            alpha=self.alpha, beta=self.beta, mu=self.mu, neg_scale=self.neg_scale,
-            init_bias=self.init_bias, gamma=self.gamma, balance=self.balance,
-            ignore_index=self.ignore_index, reduction=self.reduction,
-        )
         if self.validate_args:
             return distribution_balanced_loss(
-                input, target, counts=self.counts, num_samples=self.num_samples, **options,
-                validate_args=True,
+                input, target, counts=self.counts, num_samples=self.num_samples, alpha=self.alpha,
+                beta=self.beta, mu=self.mu, neg_scale=self.neg_scale, init_bias=self.init_bias,
+                gamma=self.gamma, balance=self.balance, ignore_index=self.ignore_index,
+                reduction=self.reduction, validate_args=True,
             )
-        return _db_loss(input, target, self.counts, self.num_samples, **options)  # type: ignore[arg-type]
+        return _db_loss(
+            input, target, self.counts, self.num_samples, alpha=self.alpha, beta=self.beta,
+            mu=self.mu, neg_scale=self.neg_scale, init_bias=self.init_bias, gamma=self.gamma,
+            balance=self.balance, ignore_index=self.ignore_index, reduction=self.reduction,
+        )
 
     def extra_repr(self) -> str:
         """The hyperparameters."""

@@ -51,10 +51,10 @@ from imbalml._validation import (
     check_reduction,
 )
 
-__all__ = ["check_db_options", "check_db_statistics", "distribution_balanced_loss"]
+__all__ = ["distribution_balanced_loss"]
 
 
-def check_db_options(
+def _check_db_options(
     alpha: Any, beta: Any, mu: Any, neg_scale: Any, init_bias: Any, gamma: Any, balance: Any
 ) -> None:
     """Range-check the hyperparameters of the distribution-balanced loss."""
@@ -67,7 +67,7 @@ def check_db_options(
     check_number(balance, "balance", low=0.0, low_inclusive=False)
 
 
-def check_db_statistics(counts: Any, num_samples: Any) -> tuple[torch.Tensor, int]:
+def _check_db_statistics(counts: Any, num_samples: Any) -> tuple[torch.Tensor, int]:
     """``counts`` as a 1-D float tensor with ``0 < counts < num_samples``, and ``num_samples``."""
     num_samples = check_int(num_samples, "num_samples", low=2)
     counts = as_tensor(counts, "counts")
@@ -204,9 +204,9 @@ def distribution_balanced_loss(
         torch.Size([2])
     """
     if validate_args:
-        check_db_options(alpha, beta, mu, neg_scale, init_bias, gamma, balance)
+        _check_db_options(alpha, beta, mu, neg_scale, init_bias, gamma, balance)
         check_reduction(reduction)
-        counts, num_samples = check_db_statistics(counts, num_samples)
+        counts, num_samples = _check_db_statistics(counts, num_samples)
         input = as_tensor(input, "input")
         if not input.is_floating_point():
             raise TypeError(f"Expected `input` logits with a floating dtype, but got {input.dtype}.")

@@ -21,14 +21,9 @@ import torch
 
 from imbalml._validation import as_tensor, check_int, check_multi_hot, check_number
 
-__all__ = [
-    "example_f1_score",
-    "example_f1_update",
-    "hamming_loss",
-    "hamming_update",
-    "precision_at_k",
-    "precision_at_k_update",
-]
+# The ``*_update`` functions (per-batch sums) serve the Metric classes of
+# imbalml.metrics.example_based; the public API is the three metrics.
+__all__ = ["example_f1_score", "hamming_loss", "precision_at_k"]
 
 
 def _check_preds(preds: Any, target: torch.Tensor, name: str = "preds") -> torch.Tensor:
