@@ -30,8 +30,9 @@ multi-label example): the reduction (imbalml's one meaning: ``"mean"`` is the pe
 labelled samples summed over labels, the repository's ``loss.mean()`` times ``C``); missing labels
 (``ignore_index``) contribute nothing; a sample without any positive label (where :math:`r` is
 undefined, the repository divides by zero) gets the limit weight :math:`1 + \alpha`; the prior bias
-is :math:`\kappa \operatorname{logit}(p_c)` as in the repository after its issue 8 fix (the original
-release divided it by :math:`\lambda`).
+is :math:`+\kappa \operatorname{logit}(p_c)` as in the repository's ``ResampleLoss`` (read in a
+maintained derivative, with the fix of the repository's issue 8), which lowers the initial
+probability of rare labels.
 
 Everything is plain PyTorch in log-space (``logsigmoid``); autograd differentiates it.
 """
