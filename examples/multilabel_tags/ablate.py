@@ -61,6 +61,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", default=str(Path(__file__).resolve().parent / "RESULTS.md"))
     parser.add_argument("--figure", default=None, help="PNG path (default: beside --results)")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: write the table from the run records present")
     return parser
 
 
@@ -97,7 +99,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args: argparse.Namespace,
-                  num_select: int) -> tuple[str, str]:
+                  num_select: int, missing: list[str]) -> tuple[str, str]:
     """RESULTS.md and the figure; return the best (method, rule) by mean example-F1."""
     rows, means = [], {}
     methods = [m for m in METHODS if any(r["method"] == m for r in records)]
@@ -129,6 +131,7 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
         "",
         f"Best by mean example-F1: **{best[0]}** with the **{best[1]}** threshold ({means[best]:.4f}).",
         "",
+        *([f"Runs asked for but not trained (left out): {', '.join(missing)}.", ""] if missing else []),
         f"![per-label F1 against training frequency]({figure.name})",
         "",
     ]
@@ -168,13 +171,20 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     methods = args.only or list(METHODS)
     tasks = [(m, s, str(out), args.base) for s in args.seeds for m in methods]
-    if args.jobs > 1:
+    missing: list[str] = []
+    if args.report_only:
+        present = [t for t in tasks if (out / f"{t[0]}-seed{t[1]}.json").is_file()]
+        missing = [f"{t[0]}-seed{t[1]}" for t in tasks if t not in present]
+        if missing:
+            log.info("not trained (left out of the table): %s", ", ".join(missing))
+        records = [json.loads((out / f"{m}-seed{s}.json").read_text()) for m, s, _, _ in present]
+    elif args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("fork")) as pool:
             records = list(pool.map(_run_one, tasks))
     else:
         records = [_run_one(task) for task in tasks]
     train_counts = labels[torch.tensor(selection["train"])].sum(0).numpy()
-    best = write_results(records, train_counts, args, len(selection["select"]))
+    best = write_results(records, train_counts, args, len(selection["select"]), missing)
     log.info("best: %s with the %s threshold; %s written", best[0], best[1], args.results)
     return {"best": best, "runs": len(records)}
 
