@@ -236,7 +236,9 @@ def test_ablation_table_and_figure(tmp_path):
     ablate.main(ablate.get_args_parser().parse_args(argv))
     seconds = (123456.0 + json.loads(records[1].read_text())["seconds"]) / 2
     assert f"| {seconds:.0f} |" in (tmp_path / "RESULTS.md").read_text()
-    # --report-only trains nothing and says which runs are missing
+    # hand-written notes below the marker survive; --report-only trains nothing, names missing runs
+    results = tmp_path / "RESULTS.md"
+    results.write_text(results.read_text() + "A hand-written note.\n")
     (tmp_path / "runs" / "distribution_balanced-seed1.json").unlink()
     summary = ablate.main(ablate.get_args_parser().parse_args([*argv, "--report-only"]))
     assert summary["runs"] == 3
@@ -244,6 +246,7 @@ def test_ablation_table_and_figure(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| distribution_balanced | global | 1 |" in text
     assert "not trained (left out): distribution_balanced-seed1." in text
+    assert text.endswith(ablate.NOTES_MARKER + "A hand-written note.\n")
 
 
 def test_each_ablation_method_has_its_config_file():

@@ -43,6 +43,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "oversampling": {"loss": "bce", "oversample": True},
 }
 METRICS = ("example_f1", "micro_f1", "macro_f1", "map", "p_at_1", "hamming")
+NOTES_MARKER = "\n<!-- notes: kept when ablate.py rewrites the table -->\n"
 HEADERS = ("example-F1", "micro-F1", "macro-F1", "mAP", "P@1", "Hamming")
 
 _DATA: dict[str, Any] = {}
@@ -135,7 +136,11 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
         f"![per-label F1 against training frequency]({figure.name})",
         "",
     ]
-    Path(args.results).write_text("\n".join(lines))
+    results = Path(args.results)
+    notes = ""  # hand-written notes below the marker survive a rewrite of the table
+    if results.is_file() and NOTES_MARKER in results.read_text():
+        notes = results.read_text().split(NOTES_MARKER, 1)[1]
+    results.write_text("\n".join(lines) + NOTES_MARKER + notes)
     return best
 
 
