@@ -24,12 +24,14 @@ from imbalml.heads import GroupedSoftmaxHead
 from imbalml.losses import (
     AsymmetricLoss,
     DiceLoss,
+    DistributionBalancedLoss,
     FocalLoss,
     GroupedCrossEntropyLoss,
     LogitAdjustedCrossEntropyLoss,
     WeightedCrossEntropyLoss,
 )
 from imbalml.mixup import BatchMixup, MixupCollator
+from imbalml.plain_thresholds import tune_global_threshold, tune_label_thresholds
 from imbalml.samplers import MinorityOversampler
 from imbalml.thresholds import TunedThresholds, tune_thresholds
 from imbalml.weights import class_priors, class_weights
@@ -37,14 +39,17 @@ from imbalml.weights import class_priors, class_weights
 if TYPE_CHECKING:  # imported on first use, by __getattr__ below
     from imbalml import metrics as metrics
     from imbalml.metrics import (
+        ExampleF1Score,
         GroupAccuracy,
         GroupConfusionMatrix,
+        HammingLoss,
         LabelAveragePrecision,
         LabelF1Score,
         LabelPrecision,
         LabelRecall,
         MeanClassAccuracy,
         PerClassAccuracy,
+        PrecisionAtK,
     )
 
 __version__ = "0.1.0"
@@ -52,14 +57,17 @@ __version__ = "0.1.0"
 # The metric classes subclass torchmetrics.Metric; importing torchmetrics takes seconds, so
 # imbalml.metrics is imported the first time one of these names (or ``imbalml.metrics``) is used.
 _METRICS = (
+    "ExampleF1Score",
     "GroupAccuracy",
     "GroupConfusionMatrix",
+    "HammingLoss",
     "LabelAveragePrecision",
     "LabelF1Score",
     "LabelPrecision",
     "LabelRecall",
     "MeanClassAccuracy",
     "PerClassAccuracy",
+    "PrecisionAtK",
 )
 
 
@@ -80,11 +88,14 @@ __all__ = [
     "AttributeGroups",
     "BatchMixup",
     "DiceLoss",
+    "DistributionBalancedLoss",
+    "ExampleF1Score",
     "FocalLoss",
     "GroupAccuracy",
     "GroupConfusionMatrix",
     "GroupedCrossEntropyLoss",
     "GroupedSoftmaxHead",
+    "HammingLoss",
     "LabelAveragePrecision",
     "LabelCounts",
     "LabelF1Score",
@@ -95,6 +106,7 @@ __all__ = [
     "MinorityOversampler",
     "MixupCollator",
     "PerClassAccuracy",
+    "PrecisionAtK",
     "StratifiedSplit",
     "TunedThresholds",
     "WeightedCrossEntropyLoss",
@@ -105,5 +117,7 @@ __all__ = [
     "label_counts",
     "minority_attributes",
     "stratified_split",
+    "tune_global_threshold",
+    "tune_label_thresholds",
     "tune_thresholds",
 ]

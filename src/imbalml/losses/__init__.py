@@ -14,10 +14,12 @@ from imbalml.losses.cross_entropy import (
     WeightedCrossEntropyLoss,
 )
 from imbalml.losses.dice import DiceLoss
+from imbalml.losses.distribution_balanced import DistributionBalancedLoss
 
 __all__ = [
     "AsymmetricLoss",
     "DiceLoss",
+    "DistributionBalancedLoss",
     "FocalLoss",
     "GroupedCrossEntropyLoss",
     "LogitAdjustedCrossEntropyLoss",

@@ -12,15 +12,19 @@ update.
 from imbalml.metrics.accuracy import GroupAccuracy, MeanClassAccuracy, PerClassAccuracy
 from imbalml.metrics.average_precision import LabelAveragePrecision
 from imbalml.metrics.confusion import GroupConfusionMatrix
+from imbalml.metrics.example_based import ExampleF1Score, HammingLoss, PrecisionAtK
 from imbalml.metrics.label_scores import LabelF1Score, LabelPrecision, LabelRecall
 
 __all__ = [
+    "ExampleF1Score",
     "GroupAccuracy",
     "GroupConfusionMatrix",
+    "HammingLoss",
     "LabelAveragePrecision",
     "LabelF1Score",
     "LabelPrecision",
     "LabelRecall",
     "MeanClassAccuracy",
     "PerClassAccuracy",
+    "PrecisionAtK",
 ]

@@ -41,11 +41,13 @@ from imbalml.functional.losses.cross_entropy import (
     weighted_cross_entropy,
 )
 from imbalml.functional.losses.dice import dice_loss
+from imbalml.functional.losses.distribution_balanced import distribution_balanced_loss
 
 __all__ = [
     "adjust_logits",
     "asymmetric_loss",
     "dice_loss",
+    "distribution_balanced_loss",
     "focal_loss",
     "grouped_cross_entropy",
     "logit_adjusted_cross_entropy",

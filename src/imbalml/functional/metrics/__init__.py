@@ -25,6 +25,11 @@ from imbalml.functional.metrics.count_metrics import (
     mean_class_accuracy,
     per_class_accuracy,
 )
+from imbalml.functional.metrics.example_based import (
+    example_f1_score,
+    hamming_loss,
+    precision_at_k,
+)
 from imbalml.functional.metrics.grouped_counts import confusion_counts
 from imbalml.functional.metrics.multilabel_counts import multilabel_confusion_matrix
 from imbalml.functional.metrics.ranking import label_average_precision
@@ -32,7 +37,9 @@ from imbalml.functional.metrics.ranking import label_average_precision
 __all__ = [
     "confusion_counts",
     "confusion_matrices",
+    "example_f1_score",
     "group_accuracy",
+    "hamming_loss",
     "label_average_precision",
     "label_f1_score",
     "label_precision",
@@ -40,4 +47,5 @@ __all__ = [
     "mean_class_accuracy",
     "multilabel_confusion_matrix",
     "per_class_accuracy",
+    "precision_at_k",
 ]
