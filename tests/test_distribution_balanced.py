@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from imbalml import DistributionBalancedLoss
+from imbalml import DistributionBalancedLoss, label_counts
 from imbalml.functional import distribution_balanced_loss
 
 DEFAULTS = dict(alpha=0.1, beta=10.0, mu=0.2, neg_scale=2.0, init_bias=0.05, gamma=2.0, balance=2.0)
@@ -168,3 +168,23 @@ def test_bad_arguments():
         distribution_balanced_loss(x, y * 2, counts=counts, num_samples=n_train)
     with pytest.raises(ValueError, match=r"`target` of shape \(N, C\) = \(12, 6\)"):
         distribution_balanced_loss(x, y[:, :5], counts=counts, num_samples=n_train)
+
+
+def test_label_counts_carry_the_statistics():
+    """A LabelCounts (the one object for class statistics) gives the loss of its positives and N."""
+    x, y, _, _ = _data(7)
+    x = x.float()
+    # one all-positive and one all-negative pseudo-sample: every prior strictly inside (0, 1)
+    counts = label_counts(torch.cat([y, torch.ones_like(y[:1]), torch.zeros_like(y[:1])]))
+    expected = distribution_balanced_loss(
+        x, y, counts=counts.positives, num_samples=counts.num_samples
+    )
+    torch.testing.assert_close(distribution_balanced_loss(x, y, counts=counts), expected)
+    torch.testing.assert_close(
+        distribution_balanced_loss(x, y, counts=counts, validate_args=False), expected
+    )
+    torch.testing.assert_close(DistributionBalancedLoss(counts)(x, y), expected)
+    with pytest.raises(ValueError, match=r"`num_samples` None or \d+"):
+        DistributionBalancedLoss(counts, counts.num_samples + 1)
+    with pytest.raises(TypeError, match="num_samples"):
+        distribution_balanced_loss(x, y, counts=counts.positives, validate_args=False)

@@ -26,8 +26,9 @@ class DistributionBalancedLoss(nn.Module):
     here and kept as a float32 buffer ``counts`` (it moves with ``.to(device)``).
 
     Args:
-        counts: Training positives per label ``(C,)``, each in ``(0, num_samples)``.
-        num_samples: Number of training samples.
+        counts: Training positives per label ``(C,)``, each in ``(0, num_samples)``, or a
+            :class:`~imbalml.LabelCounts` (which carries ``num_samples`` too).
+        num_samples: Number of training samples (not needed with a ``LabelCounts``).
         alpha: Lift of the smoothed re-balancing weight.
         beta: Slope of the smoothing sigmoid.
         mu: Centre of the smoothing sigmoid.
@@ -62,7 +63,7 @@ class DistributionBalancedLoss(nn.Module):
     def __init__(
         self,
         counts: Any,
-        num_samples: int,
+        num_samples: int | None = None,
         *,
         alpha: float = 0.1,
         beta: float = 10.0,

@@ -51,6 +51,8 @@ from imbalml._validation import (
     check_number,
     check_reduction,
 )
+from imbalml.data.stats import LabelCounts
+from imbalml.functional.losses._common import reduce
 
 __all__ = ["distribution_balanced_loss"]
 
@@ -69,7 +71,17 @@ def _check_db_options(
 
 
 def _check_db_statistics(counts: Any, num_samples: Any) -> tuple[torch.Tensor, int]:
-    """``counts`` as a 1-D float tensor with ``0 < counts < num_samples``, and ``num_samples``."""
+    """``counts`` as a 1-D float tensor with ``0 < counts < num_samples``, and ``num_samples``.
+
+    A :class:`~imbalml.LabelCounts` gives both (its ``positives`` and ``num_samples``).
+    """
+    if isinstance(counts, LabelCounts):
+        if num_samples is not None and num_samples != counts.num_samples:
+            raise ValueError(
+                f"Expected `num_samples` None or {counts.num_samples} (the LabelCounts' own), "
+                f"but got {num_samples}."
+            )
+        counts, num_samples = counts.positives, counts.num_samples
     num_samples = check_int(num_samples, "num_samples", low=2)
     counts = as_tensor(counts, "counts")
     if counts.ndim != 1 or counts.numel() == 0:
@@ -136,12 +148,7 @@ def _db_loss(
         loss = loss * (-torch.expm1(-bce)) ** gamma
     loss = balance * loss
     loss = torch.where(labelled, loss, torch.zeros_like(loss))
-    if reduction == "none":
-        return loss.sum(dim=1)
-    if reduction == "sum":
-        return loss.sum()
-    per_label = labelled.sum(dim=0).to(dtype)
-    return (loss.sum(dim=0) / per_label.clamp_min(1.0)).sum()
+    return reduce(loss, labelled.to(dtype), reduction)
 
 
 def distribution_balanced_loss(
@@ -149,7 +156,7 @@ def distribution_balanced_loss(
     target: Any,
     *,
     counts: Any,
-    num_samples: int,
+    num_samples: int | None = None,
     alpha: float = 0.1,
     beta: float = 10.0,
     mu: float = 0.2,
@@ -170,8 +177,10 @@ def distribution_balanced_loss(
     Args:
         input: Logits ``(N, C)``.
         target: Multi-hot ``(N, C)`` labels (0/1, ``ignore_index`` for a missing label).
-        counts: Training positives per label ``(C,)``, each in ``(0, num_samples)``.
-        num_samples: Number of training samples.
+        counts: Training positives per label ``(C,)``, each in ``(0, num_samples)``, or a
+            :class:`~imbalml.LabelCounts` (from :func:`imbalml.label_counts`), which carries
+            ``num_samples`` too.
+        num_samples: Number of training samples (not needed with a ``LabelCounts``).
         alpha: Lift of the smoothed re-balancing weight (:math:`\alpha`).
         beta: Slope of the smoothing sigmoid (:math:`\beta`).
         mu: Centre of the smoothing sigmoid (:math:`\mu`).
@@ -221,6 +230,13 @@ def distribution_balanced_loss(
                 f"Expected `counts` of shape (C,) = ({input.shape[1]},), one per label of `input`, "
                 f"but got {tuple(counts.shape)}."
             )
+    if not validate_args and isinstance(counts, LabelCounts):
+        counts, num_samples = counts.positives, counts.num_samples
+    if num_samples is None:
+        raise TypeError(
+            "Expected `num_samples` (the number of training samples) with `counts` given as a "
+            "tensor, but got None; or pass the LabelCounts of imbalml.label_counts as `counts`."
+        )
     return _db_loss(
         input, target, counts, num_samples, alpha=float(alpha), beta=float(beta), mu=float(mu),
         neg_scale=float(neg_scale), init_bias=float(init_bias), gamma=float(gamma),
