@@ -26,6 +26,8 @@ from imbalml import (
 )
 from imbalml.models import load_weights
 
+from .config import eval_sizes
+
 log = logging.getLogger("fashion")
 
 NORMALIZATION = {
@@ -63,10 +65,11 @@ def build_transforms(config: dict[str, Any], train: bool) -> T.Compose:
 
     ``resize_mode: squash`` resizes to a ``resize_size`` square instead (the aspect is not kept);
     ``train_crop: random`` replaces the report's augmentation by a random ``image_size`` crop and
-    a horizontal flip (the evaluation keeps the centre crop).
+    a horizontal flip (the evaluation keeps the centre crop). Evaluation resizes to
+    ``eval_resize_size`` and crops ``eval_image_size`` where they are set (:func:`~.config.eval_sizes`).
     """
     mean, std = NORMALIZATION[config["normalization"]]
-    size = config["resize_size"]
+    size, crop = (config["resize_size"], config["image_size"]) if train else eval_sizes(config)
     resize = T.Resize((size, size) if config["resize_mode"] == "squash" else size,
                       interpolation=T.InterpolationMode.BICUBIC)
     steps: list[Any] = []
@@ -79,9 +82,9 @@ def build_transforms(config: dict[str, Any], train: bool) -> T.Compose:
         ]
     steps += [resize]
     if random_crop:
-        steps += [T.RandomCrop(config["image_size"]), T.RandomHorizontalFlip(0.5)]
+        steps += [T.RandomCrop(crop), T.RandomHorizontalFlip(0.5)]
     else:
-        steps += [T.CenterCrop(config["image_size"])]
+        steps += [T.CenterCrop(crop)]
     steps += [T.ToTensor(), T.Normalize(mean, std)]
     return T.Compose(steps)
 

@@ -40,7 +40,8 @@ LOSS_REDUCTIONS: dict[str, str] = {
 }
 
 #: Options whose default is ``None`` and whose value otherwise has this type (else ``str``).
-OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float}
+OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float, "eval_resize_size": int,
+                                   "eval_image_size": int}
 
 
 def _bool(text: str) -> bool:
@@ -151,6 +152,10 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
          "0.1/0.1/0.1/0.05.")
     _add(g, "train_crop", "center", "Training crop: the centre (the report) or a random crop followed by a "
          "flip only.", ("center", "random"))
+    _add(g, "eval_resize_size", None, "Evaluation and prediction: resize to this size instead of resize_size "
+         "(testing a model trained on crops at a larger size, FixRes); without it, resize_size.")
+    _add(g, "eval_image_size", None, "Evaluation and prediction: the centre crop's side instead of image_size "
+         "(equal to the resize size: the whole squashed image); without it, image_size.")
     _add(g, "tta_flip", False, "Average the logits of each evaluated image and of its mirror image.")
     _add(g, "pipeline", "tensor", "Input pipeline: pil (DataLoader + PIL, the report), tensor (images decoded "
          "once and augmented as tensors, same distributions, no worker processes) or auto (tensor on CUDA, "
@@ -206,6 +211,12 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
     _add(g, "weight_decay", 3e-4, "Weight decay of every trained parameter.")
     _add(g, "scheduler", "cosine", "cosine annealing stepped per epoch (the report) or onecycle stepped "
          "per batch.", ("cosine", "onecycle"))
+    _add(g, "ema_decay", 0.0, "Exponential moving average of the weights (timm's ModelEmaV3, updated after "
+         "every optimizer step, its decay warmed up as 1 - (1 + step)^-3/4 and capped at this value): "
+         "evaluation, checkpoints and predictions use the averaged weights; 0 turns it off.")
+    _add(g, "refit", False, "After training with checkpoint selection, train a fresh model on all labelled "
+         "training images (the selection split included) for the best epoch count, with the post-hoc tau "
+         "chosen on the selection split; best_score.pt then holds the refit weights.")
     _add(g, "seed", 0, "Seed of initialisation, augmentation, mixup, dropout and sampling.")
     g = parser.add_argument_group("execution")
     _add(g, "device", "auto", "auto (cuda when available), cpu, cuda or cuda:N.")
@@ -363,6 +374,9 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "mixup_beta": (0.0, False, math.inf, False),
     "minority_threshold": (0.0, True, math.inf, False),
     "holdout": (0.0, False, 1.0, False),
+    "ema_decay": (0.0, True, 1.0, False),
+    "eval_resize_size": (1, True, math.inf, False),
+    "eval_image_size": (1, True, math.inf, False),
 }
 
 
@@ -381,6 +395,12 @@ def _check_range(key: str, value: Any, source: str) -> None:
             )
 
 
+def eval_sizes(config: dict[str, Any]) -> tuple[int, int]:
+    """``(resize, crop)`` of evaluation and prediction: the ``eval_*`` options, else the training ones."""
+    resize = config.get("eval_resize_size") or config["resize_size"]
+    return resize, config.get("eval_image_size") or config["image_size"]
+
+
 def check_config(config: dict[str, Any], source: str) -> None:
     """Every value's type, choice and range, and the rules between options; ``ValueError`` naming ``source``."""
     for key, value in config.items():
@@ -392,12 +412,21 @@ def check_config(config: dict[str, Any], source: str) -> None:
             f"{source}: expected `resize_size` >= `image_size` ({config['image_size']}), "
             f"but got {config['resize_size']}."
         )
+    eval_resize, eval_crop = eval_sizes(config)
+    if eval_resize < eval_crop:
+        raise ValueError(
+            f"{source}: expected the evaluation resize ({eval_resize}, `eval_resize_size` or `resize_size`) "
+            f">= the evaluation crop (`eval_image_size` or `image_size`), but got a crop of {eval_crop}."
+        )
     if config["loss"] == "dice" and config["loss_reduction"] not in ("mean", None):
         raise ValueError(
             f"{source}: expected `loss_reduction` 'mean' with `loss` 'dice' (a Dice loss is a ratio over "
             f"the whole batch, not a sum over images), but got {config['loss_reduction']!r}; "
             f"leave --loss-reduction out (dice's default is mean)."
         )
+    if config["protocol"] == "frozen" and (config["eval_resize_size"] or config["eval_image_size"]):
+        raise ValueError(f"{source}: `eval_resize_size` and `eval_image_size` need images; with `protocol: "
+                         "frozen` the head sees cached features of the training sizes. Leave them out.")
     if config["protocol"] == "frozen" and config["tta_flip"]:
         raise ValueError(f"{source}: `tta_flip` needs images; with `protocol: frozen` the head sees cached "
                          "centre-view features. Set tta_flip: false.")

@@ -39,11 +39,12 @@ def train_one_epoch(
     epoch: int,
     config: dict[str, Any],
     step_scheduler: Any = None,
+    ema: WeightAverage | None = None,
 ) -> dict[str, float]:
     """One pass over the training batches ``(images, soft_targets)``; returns loss and score.
 
     ``step_scheduler``, when given, is stepped after every optimizer step (per-batch schedules); a
-    skipped step does not step it.
+    skipped step does not step it, and neither does it update ``ema`` (the weight average).
 
     The training score compares predictions with the dominant attribute of each (mixed) target.
     A non-finite loss stops the run with the step named, or (``on_nonfinite: skip``) skips the step;
@@ -92,6 +93,8 @@ def train_one_epoch(
             del optimizer.found_inf  # type: ignore[attr-defined]
         if step_scheduler is not None:
             step_scheduler.step()
+        if ema is not None:
+            ema.update()
         batches_done += 1
         metric.update(logits.detach(), hard)
     if deferred and int(nonfinite.count):  # the epoch's one read of the flags
@@ -107,6 +110,31 @@ def train_one_epoch(
         "train_score": float(metric.compute()) if count else math.nan,
         "skipped_steps": skipped,
     }
+
+
+class WeightAverage:
+    """An exponential moving average of ``model``'s weights: timm's ``ModelEmaV3`` and its step count.
+
+    The decay is warmed up as ``1 - (1 + step)^(-3/4)`` (timm's schedule for short runs) and capped at
+    ``decay``, so the freshly initialised head is forgotten within the first steps. ``module`` is the
+    averaged copy (in eval mode), which evaluation, checkpoints and predictions use.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        from timm.utils import ModelEmaV3
+
+        self.source = model
+        self.average = ModelEmaV3(model, decay=decay, use_warmup=True, warmup_power=0.75)
+        self.steps = 0
+
+    @property
+    def module(self) -> nn.Module:
+        return self.average.module
+
+    def update(self) -> None:
+        """Fold the source's current weights in (after an optimizer step)."""
+        self.steps += 1
+        self.average.update(self.source, step=self.steps)
 
 
 @torch.no_grad()

@@ -37,6 +37,7 @@ from imbalml.data import AttributeImageDataset, read_attribute_list
 from imbalml.samplers import MinorityOversampler
 
 from . import augment, builders, features
+from .config import eval_sizes
 from .selection import Selection, needs_selection, selection_for_run
 from .task import GROUP_NAMES
 
@@ -111,16 +112,21 @@ class Splits:
     selection: Selection | None
 
 
-def read_splits(config: dict[str, Any], root: Path, resumed: dict[str, Any] | None = None) -> Splits:
-    """Training and selection images: ``val`` when labelled, else a stratified part of ``train``."""
+def read_splits(config: dict[str, Any], root: Path, resumed: dict[str, Any] | None = None,
+                train_on_all: bool = False) -> Splits:
+    """Training and selection images: ``val`` when labelled, else a stratified part of ``train``.
+
+    ``train_on_all`` (a refit): every labelled training image trains, the selection split included
+    (it stays the validation set, which a refit does not evaluate).
+    """
     groups = read_groups(root)
     all_train = AttributeImageDataset(root, "train", groups=groups, require_labels=True)
     if not needs_selection(config, root):
         val = AttributeImageDataset(root, "val", groups=groups)
         return Splits(groups, all_train, all_train, val, None)
     sel = selection_for_run(config, all_train.targets, groups, all_train.paths, resumed)
-    return Splits(groups, all_train, subset(all_train, sel.train, None, "train"),
-                  subset(all_train, sel.select, None, "selection"), sel)
+    train = all_train if train_on_all else subset(all_train, sel.train, None, "train")
+    return Splits(groups, all_train, train, subset(all_train, sel.select, None, "selection"), sel)
 
 
 def _steps(config: dict[str, Any], dataset: Any, targets: torch.Tensor, groups: AttributeGroups,
@@ -131,13 +137,14 @@ def _steps(config: dict[str, Any], dataset: Any, targets: torch.Tensor, groups: 
 
 
 def build_data(config: dict[str, Any], root: Path, runtime: Any, model: Any = None,
-               resumed: dict[str, Any] | None = None) -> Data:
+               resumed: dict[str, Any] | None = None, train_on_all: bool = False) -> Data:
     """The configured pipeline (``auto``: tensor on CUDA, PIL elsewhere; ``frozen``: features).
 
     ``model`` is needed by the frozen protocol (its backbone computes the features); ``resumed``
-    is the checkpoint's selection split record, reused as it is.
+    is the checkpoint's selection split record, reused as it is; ``train_on_all``: see
+    :func:`read_splits`.
     """
-    splits = read_splits(config, root, resumed)
+    splits = read_splits(config, root, resumed, train_on_all)
     if config["protocol"] == "frozen":
         data = build_feature_data(config, root, runtime, splits, model)
     else:
@@ -234,6 +241,7 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any, splits: 
     batch = _per_process_batch(config, world)
     mean, std = builders.NORMALIZATION[config["normalization"]]
     size, crop, workers = config["resize_size"], config["image_size"], config["workers"]
+    eval_resize, eval_crop = eval_sizes(config)
     train_ds = decode(splits.train, size, workers, canvas=train_canvas(config))
     train_images = train_ds.images.to(device)
     train_targets = train_ds.targets.to(device)
@@ -266,17 +274,17 @@ def build_tensor_data(config: dict[str, Any], root: Path, runtime: Any, splits: 
 
         def __iter__(self) -> Any:
             for start in range(0, len(self.images), batch):
-                x = augment.preprocess(self.images[start : start + batch], crop=crop, mean=mean, std=std)
+                x = augment.preprocess(self.images[start : start + batch], crop=eval_crop, mean=mean, std=std)
                 yield x, self.targets[start : start + batch]
 
         def __len__(self) -> int:
             return -(-len(self.images) // batch)
 
-    val_ds = decode(splits.val, size, workers)
+    val_ds = decode(splits.val, eval_resize, workers)
     val_batches = _Batches(val_ds, range(rank, len(val_ds), world))
     test_batches = None
     if (root / "split" / "test.txt").is_file() and runtime.is_main and config["predict_test"]:
-        test_ds = decode_split(root, "test", groups, size, workers)
+        test_ds = decode_split(root, "test", groups, eval_resize, workers)
         test_batches = _Batches(test_ds, range(len(test_ds)))
     return Data(groups, train_ds.targets, len(val_ds), val_batches, test_batches,  # type: ignore[arg-type]
                 train_batches)

@@ -37,16 +37,20 @@ def collect_logits(model: nn.Module, loader: Any, runtime: Any) -> tuple[torch.T
     return runtime.gather(torch.cat(logits)), runtime.gather(torch.cat(targets))
 
 
+def offset(counts: LabelCounts, groups: AttributeGroups, tau: float) -> torch.Tensor:
+    """The logit offset ``-tau * log(prior)`` (priors from ``counts``, smoothed by 0.5 per attribute)."""
+    return -tau * torch.log(class_priors(counts, groups, smoothing=0.5))
+
+
 def tune(eval_model: nn.Module, classifier: Any, loader: Any, runtime: Any, groups: AttributeGroups,
          counts: LabelCounts) -> float:
     """Choose tau on ``loader``, set ``classifier.logit_offset``, return tau."""
     classifier.logit_offset.zero_()
     logits, targets = collect_logits(eval_model, loader, runtime)
-    log_prior = torch.log(class_priors(counts, groups, smoothing=0.5))
-    scores = [float(mean_class_accuracy(groups.argmax(logits - tau * log_prior), targets, groups))
+    scores = [float(mean_class_accuracy(groups.argmax(logits + offset(counts, groups, tau)), targets, groups))
               for tau in TAUS]
     best = max(range(len(TAUS)), key=lambda i: (scores[i], -i))  # ties: the smaller tau
     tau = TAUS[best]
-    classifier.logit_offset.copy_(-tau * log_prior.to(classifier.logit_offset))
+    classifier.logit_offset.copy_(offset(counts, groups, tau).to(classifier.logit_offset))
     log.info("post-hoc logit adjustment: tau %.2f (selection score %.4f -> %.4f)", tau, scores[0], scores[best])
     return tau

@@ -29,8 +29,8 @@ from .checkpoint import (
     remove_stale_temporaries,
     require_keys,
 )
-from .config import get_args_parser, parse_cli, resolve_config, save_config
-from .engine import evaluate, predict, train_one_epoch
+from .config import DEFAULTS, get_args_parser, parse_cli, resolve_config, save_config
+from .engine import WeightAverage, evaluate, predict, train_one_epoch
 from .features import HeadOnly
 from .nonfinite import defer_nonfinite_check
 from .outputs import metric_report, plot_curves, plot_label_distribution, write_history
@@ -92,6 +92,12 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     data = pipeline.build_data(config, root, runtime, model,
                                resume.get("selection") if resume is not None else None)
     counts = label_counts(data.train_targets, groups)
+    if config["refit"] and data.selection is None:
+        raise ValueError(
+            "--refit true: expected checkpoints selected on a selection split carved out of the training "
+            f"images (--holdout), but {root} has validation labels (split/val_attr.txt), which select them; "
+            "a refit would train on the same images again. Leave --refit out, or give --holdout 0.2."
+        )
     if data.selection is not None and runtime.is_main:
         write_selection(data.selection, data.train_paths, out_dir / "selection_split.json")
     # the loop checks the loss itself (torch.isfinite), so a NaN is a named step, not a ValueError
@@ -111,8 +117,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
     state = {"epoch": 0, "history": [], "best_score": -math.inf, "best_loss": math.inf,
              "best_score_epoch": 0, "best_loss_epoch": 0}
-    if resume is not None:
-        load_model_state(model, resume["model"], f"--resume {config['resume']}")
+    if resume is not None:  # with a weight average, "model" holds the average, "train_model" the weights
+        load_model_state(model, resume.get("train_model", resume["model"]), f"--resume {config['resume']}")
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         runtime.scaler.load_state_dict(resume["scaler"])
@@ -120,13 +126,14 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         log.info("resumed from %s after epoch %d", config["resume"], state["epoch"])
         _apply_epochs(scheduler, optimizer, config, state["epoch"], resume["config"].get("epochs"))
 
-    train_model: nn.Module = HeadOnly(model) if data.head_only else model
-    if runtime.distributed:
-        train_model = nn.parallel.DistributedDataParallel(
-            train_model, find_unused_parameters=config["keep_imagenet_head"] and not data.head_only
-        )
-    if config["compile"]:
-        train_model = torch.compile(train_model)  # type: ignore[assignment]
+    ema = WeightAverage(model, config["ema_decay"]) if config["ema_decay"] else None
+    if ema is not None and resume is not None:
+        load_model_state(ema.module, resume["model"], f"--resume {config['resume']}")
+        ema.steps = resume["ema_steps"]
+    train_model = _training_model(model, data, config, runtime)
+    # what is evaluated and kept: the weight average when there is one
+    kept = ema.module if ema is not None else model
+    eval_model = train_model if ema is None else HeadOnly(kept) if data.head_only else kept
 
     if runtime.is_main:
         plot_label_distribution(counts.positives, groups, out_dir / "label_distribution.png")
@@ -137,8 +144,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch, runtime.rank))
         lr = optimizer.param_groups[0]["lr"]
         train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch, config,
-                                scheduler if per_step else None)
-        val = evaluate(train_model, criterion, data.val_loader, runtime, groups, config)
+                                scheduler if per_step else None, ema)
+        val = evaluate(eval_model, criterion, data.val_loader, runtime, groups, config)
         if not per_step:
             scheduler.step()
         row = {"epoch": epoch + 1, **train, "val_loss": val["val_loss"], "val_score": val["val_score"],
@@ -155,9 +162,11 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         if not runtime.is_main:
             continue
         # No RNG state: every draw derives from (seed, epoch, rank) (seed_epoch), which a resume reuses.
-        ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        ckpt = {"model": kept.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": runtime.scaler.state_dict(),
                 "config": config, "groups": groups.to_dict()}
+        if ema is not None:
+            ckpt.update(train_model=model.state_dict(), ema_steps=ema.steps)
         if data.selection is not None:
             ckpt["selection"] = data.selection.to_dict(data.train_paths)
         if val["val_score"] > state["best_score"]:
@@ -172,7 +181,83 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
             for key in ("train_loss", "val_loss", "train_score", "val_score", "lr"):
                 writer.add_scalar(key, row[key], epoch + 1)
 
-    return _finish(config, runtime, model, criterion, data, counts, state, out_dir)
+    summary = _finish(config, runtime, model, criterion, data, counts, state, out_dir)
+    if config["refit"]:
+        summary["refit"] = _refit(config, runtime, root, data, state, out_dir, summary["posthoc_tau"])
+    return summary
+
+
+def _training_model(model: nn.Module, data: Any, config: dict[str, Any], runtime: Runtime) -> nn.Module:
+    """``model`` as the loop trains it: the head alone on cached features, under DDP, compiled."""
+    train_model: nn.Module = HeadOnly(model) if data.head_only else model  # type: ignore[arg-type]
+    if runtime.distributed:
+        train_model = nn.parallel.DistributedDataParallel(
+            train_model, find_unused_parameters=config["keep_imagenet_head"] and not data.head_only
+        )
+    if config["compile"]:
+        train_model = torch.compile(train_model)  # type: ignore[assignment]
+    return train_model
+
+
+def _refit(config: dict[str, Any], runtime: Runtime, root: Path, selected: Any, state: dict[str, Any],
+           out_dir: Path, tau: float | None) -> dict[str, Any]:
+    """Train a fresh model on every labelled training image for the selected epoch count.
+
+    Same configuration and seed as the selection run; the schedule anneals over the best epoch
+    count of that run, and the post-hoc tau chosen there is applied with the priors of all the
+    images. Nothing is left to select on, so each epoch only trains. The selection run's
+    ``best_score.pt`` is kept as ``best_score_selection.pt``; ``best_score.pt`` and
+    ``prediction.txt`` are rewritten from the refit weights.
+    """
+    groups, epochs = selected.groups, state["best_score_epoch"]
+    refit_config = {**config, "epochs": epochs}
+    torch.manual_seed(config["seed"])
+    model = builders.build_model(refit_config, groups).to(runtime.device)
+    if config["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    record = selected.selection.to_dict(selected.train_paths)
+    data = pipeline.build_data(refit_config, root, runtime, model, record, train_on_all=True)
+    counts = label_counts(data.train_targets, groups)
+    criterion = builders.build_loss(refit_config, groups, counts, validate_args=False).to(runtime.device)
+    optimizer = builders.build_optimizer(refit_config, model, runtime.device)
+    scheduler, per_step = builders.build_scheduler(refit_config, optimizer, data.steps_per_epoch)
+    ema = WeightAverage(model, config["ema_decay"]) if config["ema_decay"] else None
+    train_model = _training_model(model, data, refit_config, runtime)
+    log.info("refit: %d epochs on all %d labelled training images (the selection run's best epoch count)",
+             epochs, len(data.train_targets))
+    history = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        batches = data.train_batches(epoch, seed_epoch(config["seed"], epoch, runtime.rank))
+        train = train_one_epoch(train_model, criterion, batches, optimizer, runtime, groups, epoch,
+                                refit_config, scheduler if per_step else None, ema)
+        if not per_step:
+            scheduler.step()
+        history.append({"epoch": epoch + 1, **train, "seconds": time.perf_counter() - start})
+        log.info("refit epoch %d/%d  train loss %.4f score %.4f | %.1fs", epoch + 1, epochs,
+                 train["train_loss"], train["train_score"], history[-1]["seconds"])
+    final = ema.module if ema is not None else model
+    if tau is not None:
+        final.logit_offset.copy_(posthoc.offset(counts, groups, tau).to(final.logit_offset))
+    runtime.barrier()
+    summary = {"epochs": epochs, "train_images": len(data.train_targets), "posthoc_tau": tau,
+               "seconds": sum(row["seconds"] for row in history)}
+    if not runtime.is_main:
+        return summary
+    (out_dir / "best_score.pt").replace(out_dir / "best_score_selection.pt")
+    runtime.save_checkpoint(out_dir / "best_score.pt", {
+        "model": final.state_dict(), "config": config, "groups": groups.to_dict(), "selection": record,
+        "posthoc_tau": tau, "refit": {"epochs": epochs, "train_images": len(data.train_targets),
+                                      "history": history},
+        **{key: state[key] for key in ("best_score", "best_score_epoch", "best_loss", "best_loss_epoch")},
+    })
+    if data.test_loader is not None:
+        preds = predict(final, data.test_loader, groups, runtime.device, runtime.autocast)
+        write_predictions(out_dir / "prediction.txt", preds)
+        summary["test_predictions"] = len(preds)
+    log.info("refit done: %s holds the weights trained on all %d images; the selection run's are in %s",
+             out_dir / "best_score.pt", len(data.train_targets), out_dir / "best_score_selection.pt")
+    return summary
 
 
 def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterion: nn.Module,
@@ -217,11 +302,11 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
                   **metric_report(val["preds"], val["targets"], groups, counts.positives)}
         (out_dir / "val_report.json").write_text(json.dumps(report, indent=2))
         summary["majority_baseline"] = report["majority_baseline_mean_class_accuracy"]
-        if data.test_loader is not None:
+        if data.test_loader is not None and not config["refit"]:  # a refit predicts with its own weights
             preds = predict(model, data.test_loader, groups, runtime.device, runtime.autocast)
             write_predictions(out_dir / "prediction.txt", preds)
             summary["test_predictions"] = len(preds)
-        elif config["predict_test"]:
+        elif config["predict_test"] and data.test_loader is None:
             log.warning("no test split (split/test.txt) in the dataset: prediction.txt not written")
         log.info("best validation score %.4f at epoch %d (majority baseline %.4f); outputs in %s",
                  state["best_score"], state["best_score_epoch"], summary["majority_baseline"], out_dir)
@@ -262,8 +347,8 @@ def _apply_epochs(scheduler: Any, optimizer: torch.optim.Optimizer, config: dict
 
 def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
     require_keys(resume, RESUME_KEYS, f"--resume {config['resume']}")
-    for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head", "protocol"):
-        if resume["config"].get(key) != config[key]:
+    for key in ("backbone", "head_hidden", "loss", "keep_imagenet_head", "protocol", "ema_decay"):
+        if resume["config"].get(key, DEFAULTS[key]) != config[key]:
             raise ValueError(
                 f"--resume {config['resume']}: the checkpoint was trained with {key}="
                 f"{resume['config'].get(key)!r}, but this run has {key}={config[key]!r}."
