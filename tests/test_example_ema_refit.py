@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from _helpers.fashion_example import synthetic
 from _helpers.fashion_example import import_example as _import
+from _helpers.fashion_example import synthetic
 from PIL import Image
 from torch import nn
 
-from imbalml import AttributeGroups, label_counts
+from imbalml import AttributeGroups, class_priors, label_counts
 from imbalml.data import AttributeImageDataset
 
 train = _import("train")
@@ -20,7 +20,6 @@ checkpoint = _import("checkpoint")
 config_mod = _import("config")
 builders = _import("builders")
 engine = _import("engine")
-posthoc = _import("posthoc")
 
 TINY = ["--backbone", "test_van", "--image-size", "32", "--resize-size", "36", "--batch-size", "16",
         "--workers", "0", "--head-hidden", "16", "--lr", "0.003", "--pipeline", "pil"]
@@ -98,7 +97,7 @@ def test_resume_refuses_another_ema_decay(tiny_root: Path, tmp_path: Path) -> No
 
 def test_refit_trains_on_every_labelled_image_for_the_best_epoch_count(tiny_root: Path, tmp_path: Path) -> None:
     summary = run(tiny_root, tmp_path, "--epochs", "2", "--holdout", "0.25", "--refit", "true",
-                  "--posthoc", "tune", "--ema-decay", "0.9")
+                  "--posthoc", "tune_groups", "--ema-decay", "0.9")
     selection = checkpoint.load_checkpoint(tmp_path / "best_score_selection.pt")
     refit = checkpoint.load_checkpoint(tmp_path / "best_score.pt")
     assert "refit" not in selection and selection["best_score_epoch"] in (1, 2)
@@ -107,8 +106,11 @@ def test_refit_trains_on_every_labelled_image_for_the_best_epoch_count(tiny_root
     assert len(refit["refit"]["history"]) == refit["refit"]["epochs"]
     groups = AttributeGroups.from_dict(refit["groups"])
     counts = label_counts(AttributeImageDataset(tiny_root, "train", groups=groups).targets, groups)
-    torch.testing.assert_close(refit["model"]["logit_offset"],
-                               posthoc.offset(counts, groups, selection["posthoc_tau"]).float())
+    tau = selection["posthoc_tau"]  # one per group, each -tau_g * log(prior) on its attributes
+    assert len(tau) == 6 and all(0 <= t <= 2 for t in tau)
+    priors = class_priors(counts, groups, smoothing=0.5)
+    expected = torch.cat([-t * torch.log(p[0]) for t, p in zip(tau, groups.split(priors[None]))])
+    torch.testing.assert_close(refit["model"]["logit_offset"], expected.float())
     assert refit["posthoc_tau"] == selection["posthoc_tau"]
     assert any(not torch.equal(v, selection["model"][k]) for k, v in refit["model"].items())
     assert len((tmp_path / "prediction.txt").read_text().splitlines()) == 16

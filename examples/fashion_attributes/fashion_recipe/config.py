@@ -190,9 +190,10 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
     _add(g, "class_weight_strategy", "balanced", "Class weights of weighted_ce, from the training counts.",
          STRATEGIES)
     _add(g, "logit_adjust_tau", 1.0, "Strength tau of the logit-adjusted loss's log-prior offset.")
-    _add(g, "posthoc", "off", "Post-hoc logit adjustment of the best checkpoint: off, or tune (subtract "
-         "tau * log prior per group, tau chosen on the selection split from 0 to 2 in steps of 0.05).",
-         ("off", "tune"))
+    _add(g, "posthoc", "off", "Post-hoc logit adjustment of the best checkpoint: off, tune (subtract "
+         "tau * log prior, one tau chosen on the selection split from 0 to 2 in steps of 0.05) or "
+         "tune_groups (one tau per group, shrunk toward the shared one; imbalml.tune_thresholds).",
+         ("off", "tune", "tune_groups"))
     g = parser.add_argument_group("sampling and mixup")
     _add(g, "mixup", "minority", "Mixup: minority images with any partner (the report), all images, "
          "minority images among themselves, or none.", MIXUP_MODES)

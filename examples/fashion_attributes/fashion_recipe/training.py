@@ -200,7 +200,7 @@ def _training_model(model: nn.Module, data: Any, config: dict[str, Any], runtime
 
 
 def _refit(config: dict[str, Any], runtime: Runtime, root: Path, selected: Any, state: dict[str, Any],
-           out_dir: Path, tau: float | None) -> dict[str, Any]:
+           out_dir: Path, tau: float | list[float] | None) -> dict[str, Any]:
     """Train a fresh model on every labelled training image for the selected epoch count.
 
     Same configuration and seed as the selection run; the schedule anneals over the best epoch
@@ -276,8 +276,8 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
     load_model_state(model, best["model"], f"Checkpoint {out_dir / 'best_score.pt'}")
     eval_model: nn.Module = HeadOnly(model) if data.head_only else model
-    if config["posthoc"] == "tune":
-        tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts)
+    if config["posthoc"] != "off":
+        tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts, config["posthoc"])
         best["posthoc_tau"] = tau
         best["model"] = model.state_dict()  # now with its logit offset
         if runtime.is_main:
