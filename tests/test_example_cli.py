@@ -78,14 +78,18 @@ def test_bad_value_in_a_config_file_names_the_file(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_help_and_usage_errors_do_not_import_torch() -> None:
+@pytest.mark.parametrize(("script", "parser_module", "bad"), [
+    ("train.py", "fashion_recipe.config", ["--epoch", "2"]),
+    ("predict.py", "fashion_recipe.prediction_cli", ["run/best_score.pt", "--batch-size", "q"]),
+])
+def test_help_and_usage_errors_do_not_import_torch(script: str, parser_module: str, bad: list[str]) -> None:
     """``--help`` and a usage error from the script itself, with ``-X importtime``: no torch loaded."""
-    for argv, code in ((["--help"], 0), (["--epoch", "2"], 2)):
-        done = subprocess.run([sys.executable, "-X", "importtime", str(EXAMPLE_DIR / "train.py"), *argv],
+    for argv, code in ((["--help"], 0), (bad, 2)):
+        done = subprocess.run([sys.executable, "-X", "importtime", str(EXAMPLE_DIR / script), *argv],
                               capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert done.returncode == code, done.stderr
         imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
-        assert "fashion_recipe.config" in imported
+        assert parser_module in imported
         assert not {"torch", "timm", "imbalml"} & imported
 
 

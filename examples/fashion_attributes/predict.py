@@ -7,7 +7,11 @@ Run from the repository root::
         --report val_report.json
 """
 
-from fashion_recipe.prediction import get_args_parser, main
+from fashion_recipe.prediction_cli import get_args_parser
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    # parse first: --help and usage errors answer before torch is imported
+    args = get_args_parser().parse_args()
+    from fashion_recipe.prediction import main
+
+    main(args)

@@ -24,31 +24,13 @@ from .checkpoint import load_checkpoint, load_model_state
 from .engine import predict
 from .outputs import metric_report
 from .pipeline import read_groups, subset
+from .prediction_cli import get_args_parser
 from .runtime import resolve_device
 from .selection import Selection
 
+__all__ = ["get_args_parser", "main"]
+
 log = logging.getLogger("fashion")
-
-
-def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
-    """Options of the prediction script."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=add_help,
-                                     allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("checkpoint", type=Path, help="A best_score.pt, best_loss.pt or last.pt written by train.py.")
-    parser.add_argument("--data-root", type=Path, default=None, metavar="PATH",
-                        help="Dataset folder in the course layout; without it, the one the checkpoint was "
-                        "trained on.")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test", "selection"),
-                        help="Split to predict; selection is the part of the training images the run held "
-                        "out to select checkpoints (stored in the checkpoint).")
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="Prediction file to write; without it, prediction.txt beside the checkpoint.")
-    parser.add_argument("--report", type=Path, default=None, metavar="PATH",
-                        help="Also write the metric report of a labelled split as JSON to this file.")
-    parser.add_argument("--batch-size", type=int, default=64, metavar="N", help="Images per forward pass.")
-    parser.add_argument("--workers", type=int, default=2, metavar="N", help="DataLoader worker processes.")
-    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N.")
-    return parser
 
 
 @torch.no_grad()
@@ -81,7 +63,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         if [train.paths[i] for i in sel.select.tolist()] != state["selection"]["select_paths"]:
             raise ValueError(f"{args.checkpoint}: its selection split names other images than "
                              f"{root}/split/train.txt lists at those lines; is this the same dataset?")
-        train_targets = train.targets[sel.train]  # the counts the model was trained with
+        if "refit" not in state:  # a refit trained on every labelled image
+            train_targets = train.targets[sel.train]  # the counts the model was trained with
     if args.split == "selection":
         dataset = subset(train, sel.select, transform, "selection")
     else:
