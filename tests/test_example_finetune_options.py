@@ -1,4 +1,4 @@
-"""The fashion example's weight average (``--ema-decay``), refit (``--refit``) and evaluation sizes."""
+"""The fashion example's fine-tune options: weight average, refit, evaluation sizes, per-group tau, bf16 check."""
 
 from __future__ import annotations
 
@@ -138,3 +138,15 @@ def test_evaluation_sizes(tiny_root: Path) -> None:
         config_mod.check_config(dict(config, eval_image_size=44), "test")
     with pytest.raises(ValueError, match="eval_resize_size` and `eval_image_size` need images"):
         config_mod.check_config(dict(config, protocol="frozen", tta_flip=False), "test")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_native_bfloat16_warns(native: bool, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    runtime = _import("runtime")
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    config = dict(config_mod.DEFAULTS, device="cpu", amp="bf16")
+    with caplog.at_level("WARNING", logger="fashion"):
+        assert runtime.Runtime(config).amp_dtype == torch.bfloat16
+    warned = [r for r in caplog.records if "without native bfloat16" in r.getMessage()]
+    assert len(warned) == (0 if native else 1)
