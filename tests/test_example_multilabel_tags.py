@@ -311,6 +311,17 @@ def test_refit_keeps_the_selection_run_thresholds_and_trains_on_every_entry(tmp_
         training.load_config(tmp_path / "bad.yaml")
 
 
+def test_a_run_written_before_ensembles_still_loads(tmp_path):
+    model = training.build_model(NUM_FEATURES, NUM_LABELS, training.DEFAULTS)
+    old_config = {k: v for k, v in training.DEFAULTS.items() if k not in ("ensemble", "refit", "input_scaling")}
+    torch.save({"state_dict": model.state_dict(), "config": old_config, "feature_names": ["f"] * NUM_FEATURES,
+                "label_names": ["l"] * NUM_LABELS}, tmp_path / "old.pt")
+    checkpoint, models = training.load_checkpoint(tmp_path / "old.pt")
+    x = torch.rand(5, NUM_FEATURES)
+    assert len(models) == 1
+    torch.testing.assert_close(training.predict_probs(models, x), torch.sigmoid(model.eval()(x)))
+
+
 def test_predict_rejects_other_features(tmp_path):
     features, labels = _make_data(60)
     train = write_arff(tmp_path / "train.arff", features, labels, sparse=True)

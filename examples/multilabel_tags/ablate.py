@@ -88,6 +88,7 @@ def _run_one(task: tuple[str, int, str, str | None]) -> dict[str, Any]:
     config = load_config(base)
     config.update(best_overrides() if method == BEST else METHODS[method])
     config["seed"] = seed
+    config["refit"] = False  # a refit does not change the selection figures (they come from before it)
     features, labels, selection = _DATA["features"], _DATA["labels"], _DATA["selection"]
     result = fit(features, labels, config, selection)
     y = result["select_labels"].numpy()
@@ -138,7 +139,9 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
         "Seconds: wall time of one run (training and selection), one thread on a shared 2-core machine.",
         *([f"The `{BEST}` row is `configs/best.yaml` ("
            + ", ".join(f"{k}: {v}" for k, v in best_overrides().items())
-           + "); an ensemble's seed s trains its members with seeds s, s + 1, ...; its seconds cover all members."]
+           + "); an ensemble's seed s trains its members with seeds s, s + 1, ...; its seconds cover all members"
+           + ("; its refit (training again on all entries) changes no selection figure and is skipped here."
+              if best_overrides().get("refit") else ".")]
           if BEST in methods else []),
         "",
         "| method | threshold | seeds | " + " | ".join(HEADERS) + " | seconds |",

@@ -404,7 +404,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], list[nn.Module]]:
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     config = {**DEFAULTS, **checkpoint["config"]}  # a run written before an option existed
     models = []
-    for state_dict in checkpoint["state_dicts"]:
+    for state_dict in checkpoint.get("state_dicts") or [checkpoint["state_dict"]]:  # or an older run's
         model = build_model(len(checkpoint["feature_names"]), len(checkpoint["label_names"]), config)
         model.load_state_dict(state_dict)
         model.eval()
