@@ -5,9 +5,10 @@
         --out-dir runs/ablation --results examples/multilabel_tags/RESULTS.md
 
 Each method is a config over the defaults of ``tags_recipe.training`` (the same MLP, optimiser and
-selection split; only the imbalance method changes), trained once per seed; each run is scored on
-the selection split with a global and with a per-label threshold (both tuned there for
-example-F1). A run's record (``OUT_DIR/METHOD-seedS.json``) is reused when present, so an
+selection split; only the imbalance method changes), trained once per seed; the ``best`` row is
+``configs/best.yaml`` (an ensemble trains all its members; a refit is skipped: it changes no
+selection figure). Each run is scored on the selection split with a global and with a per-label
+threshold (both tuned there for example-F1). A run's record (``OUT_DIR/METHOD-seedS.json``) is reused when present, so an
 interrupted ablation continues where it stopped. Every figure is on the selection split: the
 test labels are never read.
 """
