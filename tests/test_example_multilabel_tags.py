@@ -135,6 +135,53 @@ def test_config_errors(tmp_path):
         training.load_config(tmp_path / "c.yaml")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("input_scaling: idf\n", r"`input_scaling` to be one of \('none', 'l2', 'tfidf'\), but got 'idf'"),
+     ("ensemble: 0\n", r"`ensemble` to be an integer >= 1, but got 0"),
+     ("ensemble: '3'\n", r"`ensemble` to be an integer >= 1, but got '3'"),
+     ("ensemble: true\n", r"`ensemble` to be an integer >= 1, but got True")],
+)
+def test_new_option_errors(tmp_path, text, message):
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        training.load_config(tmp_path / "c.yaml")
+
+
+def test_tfidf_scaling_matches_scikit_learn():
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    features, _ = _make_data(50)
+    features[:, 11] = 0  # a feature no entry has
+    x = torch.tensor(features, dtype=torch.float32)
+    reference = TfidfTransformer(norm="l2", smooth_idf=True, sublinear_tf=False).fit(features)
+    idf = training.inverse_document_frequency(x)
+    np.testing.assert_allclose(idf.numpy(), reference.idf_, rtol=1e-6)
+    scaling = training.InputScaling(NUM_FEATURES)
+    scaling.weight.copy_(idf)
+    np.testing.assert_allclose(scaling(x).numpy(), reference.transform(features).toarray(), atol=1e-6)
+    model = training.build_model(NUM_FEATURES, NUM_LABELS, {**training.DEFAULTS, "input_scaling": "tfidf"})
+    assert isinstance(model[0], training.InputScaling) and "0.weight" in model.state_dict()
+    plain = training.build_model(NUM_FEATURES, NUM_LABELS, training.DEFAULTS)
+    assert not any(isinstance(m, training.InputScaling) for m in plain)
+
+
+def test_label_softmax_loss_against_cross_entropy_with_probability_targets():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    target = (torch.rand(6, 5) < 0.4).double()
+    target[0] = 0.0  # an entry without positives adds nothing (but counts in the batch mean)
+    target[1] = torch.tensor([0.3, 0.7, 0.0, 0.0, 0.0], dtype=torch.float64)  # mixed soft labels
+    keep = target.sum(1) > 0
+    dist = target[keep] / target[keep].sum(1, keepdim=True)
+    reference = torch.nn.functional.cross_entropy(logits[keep], dist, reduction="sum") / 6
+    loss = training.label_softmax_loss(logits, target)
+    torch.testing.assert_close(loss, reference)
+    loss.backward()
+    assert torch.all(logits.grad[0] == 0) and logits.grad[1].abs().sum() > 0
+    assert training.label_softmax_loss(logits, torch.zeros(6, 5, dtype=torch.float64)).item() == 0.0
+
+
 def _train(*args: str) -> dict:
     return train_script.main(train_script.get_args_parser().parse_args(list(args)))
 
@@ -186,6 +233,93 @@ def test_train_then_predict_end_to_end(tmp_path, loss, extra):
     assert metrics["map"] == pytest.approx(stored["map"], abs=1e-6)
     assert metrics["p_at_1"] == pytest.approx(stored["p_at_1"], abs=1e-6)
     assert metrics["example_f1"] == pytest.approx(stored["example_f1"], abs=0.02)  # 4-decimal rounding
+
+
+def test_ensemble_and_tfidf_run_predicts_the_mean_of_independent_members(tmp_path):
+    features, labels = _make_data(120)
+    train = write_arff(tmp_path / "train.arff", features, labels, sparse=True)
+    runs = {}
+    for name, options in (("ens", {"ensemble": 2, "seed": 3}), ("m0", {"seed": 3}), ("m1", {"seed": 4})):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump({**TINY, "input_scaling": "tfidf", **options}))
+        summary = _train("--train", str(train), "--num-labels", str(NUM_LABELS),
+                         "--out-dir", str(tmp_path / name), "--config", str(config), "--threads", "1")
+        assert len(summary["epochs"]) == options.get("ensemble", 1)
+        runs[name] = torch.load(tmp_path / name / "best.pt", weights_only=True)
+    ensemble = runs["ens"]
+    assert len(ensemble["state_dicts"]) == 2 and len(ensemble["epochs"]) == 2
+    # member k is the run of seed + k on its own (same weights, the training part's idf included)
+    for member, single in zip(ensemble["state_dicts"], (runs["m0"], runs["m1"])):
+        assert member.keys() == single["state_dicts"][0].keys()
+        for key in member:
+            torch.testing.assert_close(member[key], single["state_dicts"][0][key], rtol=0, atol=0)
+    train_part = torch.tensor(features[ensemble["selection"]["train"]], dtype=torch.float32)
+    torch.testing.assert_close(ensemble["state_dicts"][0]["0.weight"],
+                               training.inverse_document_frequency(train_part))
+    # predict's scores: the mean of the members' probabilities, computed here by hand
+    test_features, _ = _make_data(30, seed=1)
+    test = write_arff(tmp_path / "test.arff", test_features, None, sparse=False)
+    _predict(str(tmp_path / "ens" / "best.pt"), "--features", str(test), "--out", str(tmp_path / "pred"))
+    scores = np.loadtxt(tmp_path / "pred" / "scores.txt", ndmin=2)
+    x = torch.tensor(test_features, dtype=torch.float64)
+    by_hand = []
+    for state in ensemble["state_dicts"]:
+        w = state["0.weight"].double()
+        h = torch.nn.functional.normalize(x * w, dim=1) @ state["2.weight"].double().T + state["2.bias"].double()
+        by_hand.append(torch.sigmoid(torch.relu(h) @ state["5.weight"].double().T + state["5.bias"].double()))
+    np.testing.assert_allclose(scores, np.round(torch.stack(by_hand).mean(0).numpy(), 4), atol=1.01e-4)
+    assert not np.allclose(by_hand[0].numpy(), by_hand[1].numpy(), atol=1e-3)  # two different members
+    decisions = np.loadtxt(tmp_path / "pred" / "decisions.txt", dtype=int, ndmin=2)
+    thresholds = training.decision_thresholds(ensemble, NUM_LABELS).numpy()
+    np.testing.assert_array_equal(decisions, (scores > thresholds).astype(int))
+    # the thresholds were tuned on the ensemble's selection probabilities: --selection-of agrees
+    _predict(str(tmp_path / "ens" / "best.pt"), "--selection-of", str(train), "--out", str(tmp_path / "sel"))
+    metrics = json.loads((tmp_path / "sel" / "selection_metrics.json").read_text())
+    stored = ensemble["selection_metrics"][ensemble["config"]["threshold"]]
+    assert metrics["map"] == pytest.approx(stored["map"], abs=1e-6)
+
+
+def test_refit_keeps_the_selection_run_thresholds_and_trains_on_every_entry(tmp_path):
+    features, labels = _make_data(120)
+    train = write_arff(tmp_path / "train.arff", features, labels, sparse=True)
+    runs = {}
+    for name, refit in (("sel", False), ("refit", True)):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump({**TINY, "input_scaling": "tfidf", "ensemble": 2, "refit": refit,
+                                          "threshold": "label"}))
+        _train("--train", str(train), "--num-labels", str(NUM_LABELS),
+               "--out-dir", str(tmp_path / name), "--config", str(config), "--threads", "1")
+        runs[name] = torch.load(tmp_path / name / "best.pt", weights_only=True)
+    selected, refit = runs["sel"], runs["refit"]
+    assert refit["config"]["refit"] is True and refit["epochs"] == selected["epochs"]
+    torch.testing.assert_close(refit["label_thresholds"], selected["label_thresholds"])
+    assert refit["global_threshold"] == selected["global_threshold"]
+    assert refit["selection_metrics"] == selected["selection_metrics"]
+    everything = training.inverse_document_frequency(torch.tensor(features, dtype=torch.float32))
+    train_part = torch.tensor(features[selected["selection"]["train"]], dtype=torch.float32)
+    for member, before in zip(refit["state_dicts"], selected["state_dicts"]):
+        torch.testing.assert_close(member["0.weight"], everything)  # the idf of all 120 entries
+        torch.testing.assert_close(before["0.weight"], training.inverse_document_frequency(train_part))
+        assert not torch.allclose(member["5.weight"], before["5.weight"])
+    test = write_arff(tmp_path / "test.arff", _make_data(30, seed=1)[0], None, sparse=False)
+    _predict(str(tmp_path / "refit" / "best.pt"), "--features", str(test), "--out", str(tmp_path / "pred"))
+    assert np.loadtxt(tmp_path / "pred" / "decisions.txt", dtype=int, ndmin=2).shape == (30, NUM_LABELS)
+    with pytest.raises(ValueError, match=r"best\.pt: expected a run that did not train on its selection split"):
+        _predict(str(tmp_path / "refit" / "best.pt"), "--selection-of", str(train), "--out", str(tmp_path / "s"))
+    (tmp_path / "bad.yaml").write_text("refit: 1\n")
+    with pytest.raises(ValueError, match=r"`refit` to be true or false, but got 1"):
+        training.load_config(tmp_path / "bad.yaml")
+
+
+def test_a_run_written_before_ensembles_still_loads(tmp_path):
+    model = training.build_model(NUM_FEATURES, NUM_LABELS, training.DEFAULTS)
+    old_config = {k: v for k, v in training.DEFAULTS.items() if k not in ("ensemble", "refit", "input_scaling")}
+    torch.save({"state_dict": model.state_dict(), "config": old_config, "feature_names": ["f"] * NUM_FEATURES,
+                "label_names": ["l"] * NUM_LABELS}, tmp_path / "old.pt")
+    checkpoint, models = training.load_checkpoint(tmp_path / "old.pt")
+    x = torch.rand(5, NUM_FEATURES)
+    assert len(models) == 1
+    torch.testing.assert_close(training.predict_probs(models, x), torch.sigmoid(model.eval()(x)))
 
 
 def test_predict_rejects_other_features(tmp_path):
@@ -255,4 +389,22 @@ def test_each_ablation_method_has_its_config_file():
         config = training.load_config(EXAMPLE / "configs" / f"{method}.yaml")
         assert config == {**training.DEFAULTS, **overrides}, method
     best = training.load_config(EXAMPLE / "configs" / "best.yaml")
-    assert any({**training.DEFAULTS, **o} == {**best, "threshold": "global"} for o in ablate.METHODS.values())
+    assert best == {**training.DEFAULTS, **ablate.best_overrides()}
+    assert ablate.BEST not in ablate.METHODS
+
+
+def test_ablation_best_row_trains_configs_best(tmp_path):
+    ablate = importlib.import_module("ablate")
+    features, labels = _make_data(100)
+    train = write_arff(tmp_path / "train.arff", features, labels, sparse=False)
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({**TINY, "epochs": 1}))
+    argv = ["--train", str(train), "--num-labels", str(NUM_LABELS), "--seeds", "0", "--only", "bce", "best",
+            "--base", str(base), "--out-dir", str(tmp_path / "runs"), "--results", str(tmp_path / "RESULTS.md")]
+    assert ablate.main(ablate.get_args_parser().parse_args(argv))["runs"] == 2
+    record = json.loads((tmp_path / "runs" / "best-seed0.json").read_text())
+    best = training.load_config(EXAMPLE / "configs" / "best.yaml")
+    assert record["method"] == "best" and len(record["epochs"]) == best["ensemble"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| best | label | 1 |" in text and "| bce | global | 1 |" in text
+    assert "The `best` row is `configs/best.yaml` (" in text

@@ -5,9 +5,10 @@
         --out-dir runs/ablation --results examples/multilabel_tags/RESULTS.md
 
 Each method is a config over the defaults of ``tags_recipe.training`` (the same MLP, optimiser and
-selection split; only the imbalance method changes), trained once per seed; each run is scored on
-the selection split with a global and with a per-label threshold (both tuned there for
-example-F1). A run's record (``OUT_DIR/METHOD-seedS.json``) is reused when present, so an
+selection split; only the imbalance method changes), trained once per seed; the ``best`` row is
+``configs/best.yaml`` (an ensemble trains all its members; a refit is skipped: it changes no
+selection figure). Each run is scored on the selection split with a global and with a per-label
+threshold (both tuned there for example-F1). A run's record (``OUT_DIR/METHOD-seedS.json``) is reused when present, so an
 interrupted ablation continues where it stopped. Every figure is on the selection split: the
 test labels are never read.
 """
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from sklearn.metrics import f1_score
 from tags_recipe.mulan import read_arff, read_label_names, split_labels
 from tags_recipe.training import carve_selection, fit, load_config
@@ -42,6 +44,9 @@ METHODS: dict[str, dict[str, Any]] = {
     "minority_mixup": {"loss": "bce", "mixup": True},
     "oversampling": {"loss": "bce", "oversample": True},
 }
+#: The extra row: the options of configs/best.yaml (over --base), trained like every method.
+BEST = "best"
+BEST_CONFIG = Path(__file__).resolve().parent / "configs" / "best.yaml"
 METRICS = ("example_f1", "micro_f1", "macro_f1", "map", "p_at_1", "hamming")
 NOTES_MARKER = "\n<!-- notes: kept when ablate.py rewrites the table -->\n"
 HEADERS = ("example-F1", "micro-F1", "macro-F1", "mAP", "P@1", "Hamming")
@@ -56,7 +61,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     labels.add_argument("--labels")
     labels.add_argument("--num-labels", type=int)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--only", nargs="+", choices=sorted(METHODS), default=None)
+    parser.add_argument("--only", nargs="+", choices=[*METHODS, BEST], default=None,
+                        help=f"methods to run (default: all, then {BEST!r}: configs/best.yaml)")
     parser.add_argument("--base", default=None, help="YAML config every method starts from")
     parser.add_argument("--out-dir", default="runs/ablation")
     parser.add_argument("--results", default=str(Path(__file__).resolve().parent / "RESULTS.md"))
@@ -67,6 +73,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def best_overrides() -> dict[str, Any]:
+    """The options configs/best.yaml sets (checked by :func:`load_config`)."""
+    load_config(BEST_CONFIG)
+    return yaml.safe_load(BEST_CONFIG.read_text()) or {}
+
+
 def _run_one(task: tuple[str, int, str, str | None]) -> dict[str, Any]:
     """Train one method with one seed (in a worker: one thread) and return its record."""
     method, seed, out_dir, base = task
@@ -75,8 +87,9 @@ def _run_one(task: tuple[str, int, str, str | None]) -> dict[str, Any]:
     if path.is_file():
         return json.loads(path.read_text())
     config = load_config(base)
-    config.update(METHODS[method])
+    config.update(best_overrides() if method == BEST else METHODS[method])
     config["seed"] = seed
+    config["refit"] = False  # a refit does not change the selection figures (they come from before it)
     features, labels, selection = _DATA["features"], _DATA["labels"], _DATA["selection"]
     result = fit(features, labels, config, selection)
     y = result["select_labels"].numpy()
@@ -86,7 +99,7 @@ def _run_one(task: tuple[str, int, str, str | None]) -> dict[str, Any]:
                        average=None, zero_division=0.0).tolist()
         for rule, t in (("global", result["global_threshold"]), ("label", result["label_thresholds"]))
     }
-    record = {"method": method, "seed": seed, "epoch": result["epoch"], "seconds": result["seconds"],
+    record = {"method": method, "seed": seed, "epochs": result["epochs"], "seconds": result["seconds"],
               "metrics": result["metrics"], "per_label_f1": per_label}
     path.write_text(json.dumps(record))
     log.info("%s seed %d: %.1f s, example-F1 %.4f (global) %.4f (label)", method, seed, result["seconds"],
@@ -103,7 +116,7 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
                   num_select: int, missing: list[str]) -> tuple[str, str]:
     """RESULTS.md and the figure; return the best (method, rule) by mean example-F1."""
     rows, means = [], {}
-    methods = [m for m in METHODS if any(r["method"] == m for r in records)]
+    methods = [m for m in [*METHODS, BEST] if any(r["method"] == m for r in records)]
     seeds = sorted({r["seed"] for r in records})
     for method in methods:
         runs = [r for r in records if r["method"] == method]
@@ -125,6 +138,12 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
         "per label shrunk toward it; both tuned for example-F1 on the same selection split that also",
         "picks the epoch, so the figures are optimistic for the test and serve to compare methods.",
         "Seconds: wall time of one run (training and selection), one thread on a shared 2-core machine.",
+        *([f"The `{BEST}` row is `configs/best.yaml` ("
+           + ", ".join(f"{k}: {v}" for k, v in best_overrides().items())
+           + "); an ensemble's seed s trains its members with seeds s, s + 1, ...; its seconds cover all members"
+           + ("; its refit (training again on all entries) changes no selection figure and is skipped here."
+              if best_overrides().get("refit") else ".")]
+          if BEST in methods else []),
         "",
         "| method | threshold | seeds | " + " | ".join(HEADERS) + " | seconds |",
         "|---|---|---|" + "---|" * len(HEADERS) + "---|",
@@ -174,7 +193,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     _DATA.update(features=features, labels=labels, selection=selection)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    methods = args.only or list(METHODS)
+    methods = args.only or [*METHODS, BEST]
     tasks = [(m, s, str(out), args.base) for s in args.seeds for m in methods]
     missing: list[str] = []
     if args.report_only:

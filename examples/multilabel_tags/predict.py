@@ -69,16 +69,22 @@ def write_outputs(out: Path, probs: torch.Tensor, thresholds: torch.Tensor) -> t
 
 def main(args: argparse.Namespace) -> dict[str, Any]:
     """Tag the entries; return ``{"entries": N}`` (plus the selection metrics with --selection-of)."""
-    checkpoint, model = load_checkpoint(args.checkpoint)
+    checkpoint, models = load_checkpoint(args.checkpoint)
     num_labels = len(checkpoint["label_names"])
     thresholds = decision_thresholds(checkpoint, num_labels)
     out = Path(args.out)
     if args.features:
         features = feature_matrix(args.features, checkpoint)
-        probs = predict_probs(model, features)
+        probs = predict_probs(models, features)
         write_outputs(out, probs, thresholds)
         log.info("%d entries tagged: %s", len(features), out)
         return {"entries": len(features)}
+    if checkpoint["config"].get("refit", False):
+        raise ValueError(
+            f"{args.checkpoint}: expected a run that did not train on its selection split, but this run "
+            "was refit on all the training entries (config refit: true); its selection figures are the "
+            "ones stored from its selection run (metrics.json, best.pt's selection_metrics)."
+        )
     data = read_arff(args.selection_of)
     selection = checkpoint["selection"]
     needed = set(checkpoint["feature_names"]) | set(checkpoint["label_names"])
@@ -91,7 +97,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     select = torch.tensor(selection["select"], dtype=torch.long)
     features = data.values[select][:, [index[n] for n in checkpoint["feature_names"]]]
     labels = data.values[select][:, [index[n] for n in checkpoint["label_names"]]].long()
-    probs = predict_probs(model, features)
+    probs = predict_probs(models, features)
     write_outputs(out, probs, thresholds)
     metrics = selection_metrics(probs, labels, thresholds)
     (out / "selection_metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -72,12 +72,12 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     _atomic_save(checkpoint, out / "best.pt")
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True))
     (out / "selection_split.json").write_text(json.dumps(selection))
-    summary = {"epoch": result["epoch"], "seconds": result["seconds"],
+    summary = {"epochs": result["epochs"], "seconds": result["seconds"],
                "global_threshold": result["global_threshold"], "threshold": config["threshold"],
                "selection_metrics": result["metrics"]}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
     chosen = result["metrics"][config["threshold"]]
-    log.info("best epoch %d, %.1f s; selection split (%s threshold): %s", result["epoch"],
+    log.info("best epoch(s) %s, %.1f s; selection split (%s threshold): %s", result["epochs"],
              result["seconds"], config["threshold"],
              ", ".join(f"{k} {v:.4f}" for k, v in chosen.items()))
     return summary
