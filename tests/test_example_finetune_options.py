@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from _helpers.fashion_example import import_example as _import
-from _helpers.fashion_example import synthetic
+from _helpers.tiny_runs import TINY, make_tiny_dataset
 from PIL import Image
 from torch import nn
 
@@ -21,15 +21,10 @@ config_mod = _import("config")
 builders = _import("builders")
 engine = _import("engine")
 
-TINY = ["--backbone", "test_van", "--image-size", "32", "--resize-size", "36", "--batch-size", "16",
-        "--workers", "0", "--head-hidden", "16", "--lr", "0.003", "--pipeline", "pil"]
-
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fashion") / "data"
-    synthetic.make_synthetic_dataset(root, num_train=64, num_val=32, num_test=16, image_size=40, seed=1)
-    return root
+    return make_tiny_dataset(tmp_path_factory.mktemp("fashion") / "data")
 
 
 def run(root: Path, out: Path, *extra: str) -> dict:

@@ -85,13 +85,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
             f"--resume {config['resume']}: the checkpoint was trained for "
             f"{AttributeGroups.from_dict(resume['groups'])!r}, but the data in {root} has {groups!r}."
         )
-    torch.manual_seed(config["seed"])
-    model = builders.build_model(config, groups).to(runtime.device)
-    if config["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    data = pipeline.build_data(config, root, runtime, model,
-                               resume.get("selection") if resume is not None else None)
-    counts = label_counts(data.train_targets, groups)
+    model, data, counts, criterion, optimizer, scheduler, per_step = _build(
+        config, runtime, root, groups, resume.get("selection") if resume is not None else None)
     if config["refit"] and data.selection is None:
         raise ValueError(
             "--refit true: expected checkpoints selected on a selection split carved out of the training "
@@ -100,11 +95,6 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
         )
     if data.selection is not None and runtime.is_main:
         write_selection(data.selection, data.train_paths, out_dir / "selection_split.json")
-    # the loop checks the loss itself (torch.isfinite), so a NaN is a named step, not a ValueError
-    criterion = builders.build_loss(config, groups, counts, validate_args=False)
-    criterion = criterion.to(runtime.device)
-    optimizer = builders.build_optimizer(config, model, runtime.device)
-    scheduler, per_step = builders.build_scheduler(config, optimizer, data.steps_per_epoch)
     deferred = defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"], per_step_schedule=per_step,
                                      on_nonfinite=config["on_nonfinite"])  # refused here, or fine
     log.info("non-finite losses: %s", "flagged on the device, read once per epoch" if deferred else "read every step")
@@ -187,6 +177,26 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     return summary
 
 
+def _build(config: dict[str, Any], runtime: Runtime, root: Path, groups: AttributeGroups,
+           selection: dict[str, Any] | None, train_on_all: bool = False) -> tuple[Any, ...]:
+    """Model, data, training counts, loss, optimizer and schedule of a run (or of its refit).
+
+    ``selection`` is a stored selection split record (a resume's, or the refit's own run's);
+    ``train_on_all`` trains on it too (:func:`pipeline.read_splits`).
+    """
+    torch.manual_seed(config["seed"])
+    model = builders.build_model(config, groups).to(runtime.device)
+    if config["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    data = pipeline.build_data(config, root, runtime, model, selection, train_on_all=train_on_all)
+    counts = label_counts(data.train_targets, groups)
+    # the loop checks the loss itself (torch.isfinite), so a NaN is a named step, not a ValueError
+    criterion = builders.build_loss(config, groups, counts, validate_args=False).to(runtime.device)
+    optimizer = builders.build_optimizer(config, model, runtime.device)
+    scheduler, per_step = builders.build_scheduler(config, optimizer, data.steps_per_epoch)
+    return model, data, counts, criterion, optimizer, scheduler, per_step
+
+
 def _training_model(model: nn.Module, data: Any, config: dict[str, Any], runtime: Runtime) -> nn.Module:
     """``model`` as the loop trains it: the head alone on cached features, under DDP, compiled."""
     train_model: nn.Module = HeadOnly(model) if data.head_only else model  # type: ignore[arg-type]
@@ -211,16 +221,9 @@ def _refit(config: dict[str, Any], runtime: Runtime, root: Path, selected: Any, 
     """
     groups, epochs = selected.groups, state["best_score_epoch"]
     refit_config = {**config, "epochs": epochs}
-    torch.manual_seed(config["seed"])
-    model = builders.build_model(refit_config, groups).to(runtime.device)
-    if config["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
     record = selected.selection.to_dict(selected.train_paths)
-    data = pipeline.build_data(refit_config, root, runtime, model, record, train_on_all=True)
-    counts = label_counts(data.train_targets, groups)
-    criterion = builders.build_loss(refit_config, groups, counts, validate_args=False).to(runtime.device)
-    optimizer = builders.build_optimizer(refit_config, model, runtime.device)
-    scheduler, per_step = builders.build_scheduler(refit_config, optimizer, data.steps_per_epoch)
+    model, data, counts, criterion, optimizer, scheduler, per_step = _build(
+        refit_config, runtime, root, groups, record, train_on_all=True)
     ema = WeightAverage(model, config["ema_decay"]) if config["ema_decay"] else None
     train_model = _training_model(model, data, refit_config, runtime)
     log.info("refit: %d epochs on all %d labelled training images (the selection run's best epoch count)",
@@ -351,7 +354,7 @@ def _check_resume(resume: dict[str, Any], config: dict[str, Any]) -> None:
         if resume["config"].get(key, DEFAULTS[key]) != config[key]:
             raise ValueError(
                 f"--resume {config['resume']}: the checkpoint was trained with {key}="
-                f"{resume['config'].get(key)!r}, but this run has {key}={config[key]!r}."
+                f"{resume['config'].get(key, DEFAULTS[key])!r}, but this run has {key}={config[key]!r}."
             )
 
 

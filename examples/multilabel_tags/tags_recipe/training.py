@@ -334,8 +334,8 @@ def fit(
     seed, on all the entries (training and selection part) for its best epoch count, and the
     refit members replace it; the thresholds, ``probs`` and ``metrics`` stay those of the
     selection run (a refit model has no held-out part to be scored on).
-    Returns a dict with the ``models`` (eval mode), their ``state_dicts`` and best ``epochs``
-    (``model``, ``state_dict`` and ``epoch``: the first member's), ``global_threshold``,
+    Returns a dict with the ``models`` (eval mode), their ``state_dicts`` and best ``epochs``,
+    ``global_threshold``,
     ``label_thresholds``, the selection ``probs`` and ``select_labels``, per-threshold-rule
     ``metrics`` and ``seconds``.
     """
@@ -364,7 +364,6 @@ def fit(
     return {
         "models": [m["model"] for m in members], "state_dicts": [m["state_dict"] for m in members],
         "epochs": epochs,
-        "model": members[0]["model"], "state_dict": members[0]["state_dict"], "epoch": members[0]["epoch"],
         "global_threshold": global_t, "label_thresholds": label_t.float(), "probs": probs,
         "select_labels": y_select,
         "metrics": {"global": selection_metrics(probs, y_select, global_t),
