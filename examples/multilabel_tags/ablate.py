@@ -137,7 +137,7 @@ def write_results(records: list[dict[str, Any]], train_counts: np.ndarray, args:
         f"with seeds {seeds}; mean ± standard deviation over seeds. `global`: one threshold, `label`: one",
         "per label shrunk toward it; both tuned for example-F1 on the same selection split that also",
         "picks the epoch, so the figures are optimistic for the test and serve to compare methods.",
-        "Seconds: wall time of one run (training and selection), one thread on a shared 2-core machine.",
+        "Seconds: wall time of one run (training and selection), one thread per run (`--jobs` runs side by side).",
         *([f"The `{BEST}` row is `configs/best.yaml` ("
            + ", ".join(f"{k}: {v}" for k, v in best_overrides().items())
            + "); an ensemble's seed s trains its members with seeds s, s + 1, ...; its seconds cover all members"
