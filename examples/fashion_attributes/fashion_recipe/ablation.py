@@ -79,7 +79,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="the best frozen-protocol config, run with the same seeds")
     parser.add_argument("--finetune", action="store_true",
                         help="also run the fine-tune protocol: the report's loss and mixup vs "
-                        "configs/cpu_finetune.yaml, both without its refit (same budget; about 2 x 25 minutes on 2 cores)")
+                        "configs/cpu_finetune.yaml, both without its refit (same budget; about 2 x 30 minutes on 2 idle cores)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="the table")
     parser.add_argument("--figure", type=Path,
                         default=HERE.parents[1] / "docs" / "_static" / "example" / "recall_report_vs_best.png")
@@ -203,7 +203,7 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> None:
     lines += ["", f"Seconds are wall-clock per run, {args.jobs} frozen runs in parallel on one thread each; "
               f"the first run (`{next(iter(results))}`, seed {args.seeds[0]}) also computed the feature cache "
               f"({first['seconds']:.0f} s with it). Fine-tune rows: one run each on the same budget "
-              "(`configs/cpu_finetune.yaml` without its refit: 8 epochs of 128 px crops), the first with "
+              "(`configs/cpu_finetune.yaml` without its refit), the first with "
               "the report's grouped ASL (summed) and minority mixup instead of its loss, mixup and post-hoc "
               "adjustment.",
               "", f"Figure: `{args.figure.name}`, per-attribute recall of `report` against `{best}` "
