@@ -77,7 +77,8 @@ def test_ablation_table_figure_and_reuse(tmp_path: Path) -> None:
 def test_methods_cover_every_ablation_config() -> None:
     names = {name for name, _, _ in ablate.methods()}
     configs = {p.stem for p in (EXAMPLE_DIR / "configs").glob("*.yaml")}
-    ablations = configs - {"report", "report_gpu", "cpu_probe_report", "cpu_probe_best", "cpu_finetune"}
+    ablations = configs - {"report", "report_gpu", "cpu_probe_report", "cpu_probe_best", "cpu_finetune",
+                           "cpu_finetune_select"}
     for config in ablations:  # every configs/ ablation is a method (weighted_ce once per strategy)
         assert config in names or any(n.startswith(config + "_") for n in names), config
     overrides = dict((n, o) for n, _, o in ablate.methods())

@@ -121,6 +121,58 @@ def test_refit_needs_a_selection_split(tiny_root: Path, tmp_path: Path) -> None:
         run(tiny_root, tmp_path, "--epochs", "1", "--refit", "true")
 
 
+def test_selection_run_false_gives_the_full_runs_refit_in_its_time_alone(tiny_root: Path, tmp_path: Path) -> None:
+    options = ("--holdout", "0.25", "--refit", "true", "--ema-decay", "0.9")
+    run(tiny_root, tmp_path / "full", "--epochs", "3", "--posthoc", "tune", *options)
+    full = checkpoint.load_checkpoint(tmp_path / "full" / "best_score.pt")
+    epochs, tau = full["refit"]["epochs"], full["posthoc_tau"]
+    summary = run(tiny_root, tmp_path / "alone", "--epochs", str(epochs), "--selection-run", "false",
+                  "--posthoc", "fixed", "--posthoc-tau", str(tau), *options)
+    alone = checkpoint.load_checkpoint(tmp_path / "alone" / "best_score.pt")
+    assert summary["refit"]["epochs"] == epochs and summary["refit"]["posthoc_tau"] == tau
+    assert alone["refit"]["epochs"] == epochs and alone["refit"]["train_images"] == 64
+    assert alone["selection"] == full["selection"] and alone["posthoc_tau"] == tau
+    assert full["model"].keys() == alone["model"].keys()
+    for name, value in full["model"].items():  # the same weights, bit for bit
+        assert torch.equal(value, alone["model"][name]), name
+    assert "best_score" not in alone  # nothing was scored
+    assert not (tmp_path / "alone" / "best_score_selection.pt").exists()
+    assert not (tmp_path / "alone" / "history.csv").exists()
+    assert (tmp_path / "alone" / "selection_split.json").read_text() == (
+        tmp_path / "full" / "selection_split.json").read_text()
+    assert (tmp_path / "alone" / "prediction.txt").read_text() == (tmp_path / "full" / "prediction.txt").read_text()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"posthoc": "fixed"}, r"expected `posthoc_tau` exactly with `posthoc: fixed`.*posthoc_tau None"),
+    ({"posthoc": "tune", "posthoc_tau": 0.5}, r"expected `posthoc_tau` exactly with `posthoc: fixed`.*'tune'"),
+    ({"posthoc": "fixed", "posthoc_tau": -0.5}, r"expected `posthoc_tau` \(--posthoc-tau\) in \[0.0, inf\)"),
+    ({"selection_run": False}, r"`selection_run: false` trains only the refit; expected `refit: true`"),
+    ({"selection_run": False, "refit": True, "posthoc": "tune"},
+     r"scores nothing to tune tau on; expected `posthoc` off or fixed.*'tune'"),
+    ({"selection_run": False, "refit": True, "resume": "last.pt"}, r"cannot resume; expected no `resume`"),
+])
+def test_posthoc_tau_and_selection_run_are_checked_before_a_run(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config_mod.check_config(dict(config_mod.DEFAULTS, **changes), "src.yaml")
+
+
+def test_posthoc_fixed_applies_the_given_tau_with_the_training_priors(tiny_root: Path, tmp_path: Path) -> None:
+    summary = run(tiny_root, tmp_path, "--epochs", "1", "--holdout", "0.25", "--posthoc", "fixed",
+                  "--posthoc-tau", "0.75")
+    best = checkpoint.load_checkpoint(tmp_path / "best_score.pt")
+    groups = AttributeGroups.from_dict(best["groups"])
+    train_part = AttributeImageDataset(tiny_root, "train", groups=groups).targets[best["selection"]["train"]]
+    priors = class_priors(label_counts(train_part, groups), groups, smoothing=0.5)
+    torch.testing.assert_close(best["model"]["logit_offset"], (-0.75 * torch.log(priors)).float())
+    assert best["posthoc_tau"] == 0.75 == summary["posthoc_tau"]
+
+
+def test_selection_run_false_needs_a_selection_split(tiny_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--selection-run false: expected a selection split"):
+        run(tiny_root, tmp_path, "--epochs", "1", "--refit", "true", "--selection-run", "false")
+
+
 def test_evaluation_sizes(tiny_root: Path) -> None:
     config = dict(config_mod.DEFAULTS, resize_size=36, image_size=32, resize_mode="squash",
                   train_crop="random", eval_resize_size=40, eval_image_size=40)

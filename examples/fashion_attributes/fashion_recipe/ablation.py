@@ -6,7 +6,7 @@ frozen ImageNet EfficientNet-Lite0 features) with the keys of one ablation confi
 weighting strategy and CE with the post-hoc adjustment. Every run of every seed shares one feature
 cache, so the backbone runs once. Scores are on the selection split (never on ``val``, whose labels
 are held out). Beside the table, ``--finetune`` adds the fine-tune protocol run once with the
-report's loss and mixup and once with ``configs/cpu_finetune.yaml``, on the same budget.
+report's loss and mixup and once with ``configs/cpu_finetune_select.yaml``, on the same budget.
 
     python examples/fashion_attributes/ablate.py --data-root ../shared/data/FashionDataset --seeds 0 1 2
 
@@ -79,7 +79,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="the best frozen-protocol config, run with the same seeds")
     parser.add_argument("--finetune", action="store_true",
                         help="also run the fine-tune protocol: the report's loss and mixup vs "
-                        "configs/cpu_finetune.yaml, both without its refit (same budget; about 2 x 30 minutes on 2 idle cores)")
+                        "configs/cpu_finetune_select.yaml, both without its refit (same budget; about 2 x 30 minutes on 2 idle cores)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="the table")
     parser.add_argument("--figure", type=Path,
                         default=HERE.parents[1] / "docs" / "_static" / "example" / "recall_report_vs_best.png")
@@ -160,9 +160,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
             # both without the refit: its weights train on the selection split, which scores the rows
             ("finetune_report", "fine-tune, the report's loss and mixup",
              {"loss": "asl", "loss_reduction": "sum", "mixup": "minority", "class_weight_strategy": "balanced",
-              "posthoc": "off", "refit": False}, HERE / "configs" / "cpu_finetune.yaml"),
-            ("finetune_best", "fine-tune, `cpu_finetune.yaml` without its refit", {"refit": False},
-             HERE / "configs" / "cpu_finetune.yaml"),
+              "posthoc": "off", "refit": False}, HERE / "configs" / "cpu_finetune_select.yaml"),
+            ("finetune_best", "fine-tune, `cpu_finetune_select.yaml` without its refit", {"refit": False},
+             HERE / "configs" / "cpu_finetune_select.yaml"),
         ):
             out = args.out_dir / name
             results[name] = {"description": description,
@@ -203,7 +203,7 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> None:
     lines += ["", f"Seconds are wall-clock per run, {args.jobs} frozen runs in parallel on one thread each; "
               f"the first run (`{next(iter(results))}`, seed {args.seeds[0]}) also computed the feature cache "
               f"({first['seconds']:.0f} s with it). Fine-tune rows: one run each on the same budget "
-              "(`configs/cpu_finetune.yaml` without its refit), the first with "
+              "(`configs/cpu_finetune_select.yaml` without its refit), the first with "
               "the report's grouped ASL (summed) and minority mixup instead of its loss, mixup and post-hoc "
               "adjustment.",
               "", f"Figure: `{args.figure.name}`, per-attribute recall of `report` against `{best}` "

@@ -41,7 +41,7 @@ LOSS_REDUCTIONS: dict[str, str] = {
 
 #: Options whose default is ``None`` and whose value otherwise has this type (else ``str``).
 OPTIONAL_TYPES: dict[str, type] = {"minority_threshold": float, "holdout": float, "eval_resize_size": int,
-                                   "eval_image_size": int}
+                                   "eval_image_size": int, "posthoc_tau": float}
 
 
 def _bool(text: str) -> bool:
@@ -191,9 +191,10 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
          STRATEGIES)
     _add(g, "logit_adjust_tau", 1.0, "Strength tau of the logit-adjusted loss's log-prior offset.")
     _add(g, "posthoc", "off", "Post-hoc logit adjustment of the best checkpoint: off, tune (subtract "
-         "tau * log prior, one tau chosen on the selection split from 0 to 2 in steps of 0.05) or "
-         "tune_groups (one tau per group, shrunk toward the shared one; imbalml.tune_thresholds).",
-         ("off", "tune", "tune_groups"))
+         "tau * log prior, one tau chosen on the selection split from 0 to 2 in steps of 0.05), "
+         "tune_groups (one tau per group, shrunk toward the shared one; imbalml.tune_thresholds) or "
+         "fixed (posthoc_tau, chosen by an earlier run; nothing tuned).", ("off", "tune", "tune_groups", "fixed"))
+    _add(g, "posthoc_tau", None, "The tau of posthoc: fixed (needed there, refused elsewhere).")
     g = parser.add_argument_group("sampling and mixup")
     _add(g, "mixup", "minority", "Mixup: minority images with any partner (the report), all images, "
          "minority images among themselves, or none.", MIXUP_MODES)
@@ -218,6 +219,9 @@ def get_args_parser(add_help: bool = True) -> ConfigArgumentParser:
     _add(g, "refit", False, "After training with checkpoint selection, train a fresh model on all labelled "
          "training images (the selection split included) for the best epoch count, with the post-hoc tau "
          "chosen on the selection split; best_score.pt then holds the refit weights.")
+    _add(g, "selection_run", True, "Train the selection run before the refit. false (with refit: true): "
+         "only the refit, for `epochs` epochs with posthoc off or fixed, values an earlier selection run "
+         "chose; nothing is scored, and the run takes the refit's time alone.")
     _add(g, "seed", 0, "Seed of initialisation, augmentation, mixup, dropout and sampling.")
     g = parser.add_argument_group("execution")
     _add(g, "device", "auto", "auto (cuda when available), cpu, cuda or cuda:N.")
@@ -375,6 +379,7 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "mixup_beta": (0.0, False, math.inf, False),
     "minority_threshold": (0.0, True, math.inf, False),
     "holdout": (0.0, False, 1.0, False),
+    "posthoc_tau": (0.0, True, math.inf, False),
     "ema_decay": (0.0, True, 1.0, False),
     "eval_resize_size": (1, True, math.inf, False),
     "eval_image_size": (1, True, math.inf, False),
@@ -431,6 +436,23 @@ def check_config(config: dict[str, Any], source: str) -> None:
     if config["protocol"] == "frozen" and config["tta_flip"]:
         raise ValueError(f"{source}: `tta_flip` needs images; with `protocol: frozen` the head sees cached "
                          "centre-view features. Set tta_flip: false.")
+    if (config["posthoc"] == "fixed") != (config["posthoc_tau"] is not None):
+        raise ValueError(
+            f"{source}: expected `posthoc_tau` exactly with `posthoc: fixed` (the tau it applies), but got "
+            f"posthoc {config['posthoc']!r} and posthoc_tau {config['posthoc_tau']!r}."
+        )
+    if not config["selection_run"]:
+        if not config["refit"]:
+            raise ValueError(f"{source}: `selection_run: false` trains only the refit; expected `refit: true`, "
+                             "but got false.")
+        if config["posthoc"] not in ("off", "fixed"):
+            raise ValueError(
+                f"{source}: `selection_run: false` scores nothing to tune tau on; expected `posthoc` off or "
+                f"fixed (with the posthoc_tau a selection run chose), but got {config['posthoc']!r}."
+            )
+        if config["resume"]:
+            raise ValueError(f"{source}: `selection_run: false` trains only a refit, which cannot resume; "
+                             f"expected no `resume`, but got {config['resume']!r}.")
     if len(config["synthetic_sizes"]) != 3:
         raise ValueError(
             f"{source}: expected `synthetic_sizes` as [train, val, test], but got {config['synthetic_sizes']!r}."

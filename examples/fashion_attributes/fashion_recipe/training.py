@@ -80,6 +80,8 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     root = builders.dataset_root(config)
 
     groups = pipeline.read_groups(root)
+    if not config["selection_run"]:  # the refit alone, with the epochs and tau of an earlier selection run
+        return {"refit": _refit_only(config, runtime, root, groups, out_dir)}
     if resume is not None and AttributeGroups.from_dict(resume["groups"]) != groups:
         raise ValueError(
             f"--resume {config['resume']}: the checkpoint was trained for "
@@ -173,8 +175,33 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
 
     summary = _finish(config, runtime, model, criterion, data, counts, state, out_dir)
     if config["refit"]:
-        summary["refit"] = _refit(config, runtime, root, data, state, out_dir, summary["posthoc_tau"])
+        record = data.selection.to_dict(data.train_paths)
+        summary["refit"] = _refit(config, runtime, root, groups, record, state["best_score_epoch"],
+                                  summary["posthoc_tau"], out_dir, state)
     return summary
+
+
+def _refit_only(config: dict[str, Any], runtime: Runtime, root: Path, groups: AttributeGroups,
+                out_dir: Path) -> dict[str, Any]:
+    """``selection_run: false``: the refit of a selection run that is not run again.
+
+    The selection split is carved as that run would (the refit trains on all of it, and the
+    checkpoint records it); ``epochs`` and ``posthoc_tau`` are the values that run chose. The
+    weights are those the refit of the full run would give, in the refit's time alone.
+    """
+    splits = pipeline.read_splits(config, root)
+    if splits.selection is None:
+        raise ValueError(
+            "--selection-run false: expected a selection split carved out of the training images "
+            f"(--holdout), but {root} has validation labels (split/val_attr.txt), which select; a refit "
+            "would train on the same images again. Leave --selection-run and --refit out, or give --holdout 0.2."
+        )
+    record = splits.selection.to_dict(splits.all_train.paths)
+    if runtime.is_main:
+        write_selection(splits.selection, splits.all_train.paths, out_dir / "selection_split.json")
+    tau = config["posthoc_tau"] if config["posthoc"] == "fixed" else None
+    log.info("selection_run false: the refit alone, %d epochs and post-hoc tau %s as given", config["epochs"], tau)
+    return _refit(config, runtime, root, groups, record, config["epochs"], tau, out_dir, None)
 
 
 def _build(config: dict[str, Any], runtime: Runtime, root: Path, groups: AttributeGroups,
@@ -209,19 +236,19 @@ def _training_model(model: nn.Module, data: Any, config: dict[str, Any], runtime
     return train_model
 
 
-def _refit(config: dict[str, Any], runtime: Runtime, root: Path, selected: Any, state: dict[str, Any],
-           out_dir: Path, tau: float | list[float] | None) -> dict[str, Any]:
-    """Train a fresh model on every labelled training image for the selected epoch count.
+def _refit(config: dict[str, Any], runtime: Runtime, root: Path, groups: AttributeGroups,
+           record: dict[str, Any], epochs: int, tau: float | list[float] | None, out_dir: Path,
+           state: dict[str, Any] | None) -> dict[str, Any]:
+    """Train a fresh model on every labelled training image for ``epochs`` (the selected count).
 
-    Same configuration and seed as the selection run; the schedule anneals over the best epoch
-    count of that run, and the post-hoc tau chosen there is applied with the priors of all the
-    images. Nothing is left to select on, so each epoch only trains. The selection run's
-    ``best_score.pt`` is kept as ``best_score_selection.pt``; ``best_score.pt`` and
-    ``prediction.txt`` are rewritten from the refit weights.
+    Same configuration and seed as the selection run (``record``: its split; ``state``: its
+    best scores and epochs, ``None`` without one); the schedule anneals over ``epochs``, and the
+    post-hoc ``tau`` chosen there is applied with the priors of all the images. Nothing is left
+    to select on, so each epoch only trains. The selection run's ``best_score.pt`` is kept as
+    ``best_score_selection.pt``; ``best_score.pt`` and ``prediction.txt`` are written from the
+    refit weights.
     """
-    groups, epochs = selected.groups, state["best_score_epoch"]
     refit_config = {**config, "epochs": epochs}
-    record = selected.selection.to_dict(selected.train_paths)
     model, data, counts, criterion, optimizer, scheduler, per_step = _build(
         refit_config, runtime, root, groups, record, train_on_all=True)
     ema = WeightAverage(model, config["ema_decay"]) if config["ema_decay"] else None
@@ -247,19 +274,22 @@ def _refit(config: dict[str, Any], runtime: Runtime, root: Path, selected: Any, 
                "seconds": sum(row["seconds"] for row in history)}
     if not runtime.is_main:
         return summary
-    (out_dir / "best_score.pt").replace(out_dir / "best_score_selection.pt")
+    if state is not None:
+        (out_dir / "best_score.pt").replace(out_dir / "best_score_selection.pt")
     runtime.save_checkpoint(out_dir / "best_score.pt", {
         "model": final.state_dict(), "config": config, "groups": groups.to_dict(), "selection": record,
         "posthoc_tau": tau, "refit": {"epochs": epochs, "train_images": len(data.train_targets),
                                       "history": history},
-        **{key: state[key] for key in ("best_score", "best_score_epoch", "best_loss", "best_loss_epoch")},
+        **{key: state[key] for key in ("best_score", "best_score_epoch", "best_loss", "best_loss_epoch")
+           if state is not None},
     })
     if data.test_loader is not None:
         preds = predict(final, data.test_loader, groups, runtime.device, runtime.autocast)
         write_predictions(out_dir / "prediction.txt", preds)
         summary["test_predictions"] = len(preds)
-    log.info("refit done: %s holds the weights trained on all %d images; the selection run's are in %s",
-             out_dir / "best_score.pt", len(data.train_targets), out_dir / "best_score_selection.pt")
+    log.info("refit done: %s holds the weights trained on all %d images%s", out_dir / "best_score.pt",
+             len(data.train_targets), f"; the selection run's are in {out_dir / 'best_score_selection.pt'}"
+             if state is not None else "")
     return summary
 
 
@@ -279,8 +309,13 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
     load_model_state(model, best["model"], f"Checkpoint {out_dir / 'best_score.pt'}")
     eval_model: nn.Module = HeadOnly(model) if data.head_only else model
-    if config["posthoc"] != "off":
+    if config["posthoc"] == "fixed":
+        tau = config["posthoc_tau"]
+        model.logit_offset.copy_(posthoc.offset(counts, groups, tau).to(model.logit_offset))
+        log.info("post-hoc logit adjustment: tau %s, as given (posthoc: fixed)", tau)
+    elif config["posthoc"] != "off":
         tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts, config["posthoc"])
+    if config["posthoc"] != "off":
         best["posthoc_tau"] = tau
         best["model"] = model.state_dict()  # now with its logit offset
         if runtime.is_main:
