@@ -121,8 +121,11 @@ def test_refit_needs_a_selection_split(tiny_root: Path, tmp_path: Path) -> None:
         run(tiny_root, tmp_path, "--epochs", "1", "--refit", "true")
 
 
-def test_selection_run_false_gives_the_full_runs_refit_in_its_time_alone(tiny_root: Path, tmp_path: Path) -> None:
-    options = ("--holdout", "0.25", "--refit", "true", "--ema-decay", "0.9")
+@pytest.mark.parametrize("protocol", ["finetune", "frozen"])
+def test_selection_run_false_gives_the_full_runs_refit_in_its_time_alone(tiny_root: Path, tmp_path: Path,
+                                                                          protocol: str) -> None:
+    options = ("--holdout", "0.25", "--refit", "true", "--ema-decay", "0.9", "--protocol", protocol,
+               "--cache-dir", str(tmp_path / "cache"))
     run(tiny_root, tmp_path / "full", "--epochs", "3", "--posthoc", "tune", *options)
     full = checkpoint.load_checkpoint(tmp_path / "full" / "best_score.pt")
     epochs, tau = full["refit"]["epochs"], full["posthoc_tau"]

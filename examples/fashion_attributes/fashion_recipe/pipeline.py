@@ -110,6 +110,7 @@ class Splits:
     train: AttributeImageDataset
     val: AttributeImageDataset
     selection: Selection | None
+    train_index: torch.Tensor  # the lines of all_train that train
 
 
 def read_splits(config: dict[str, Any], root: Path, resumed: dict[str, Any] | None = None,
@@ -123,10 +124,11 @@ def read_splits(config: dict[str, Any], root: Path, resumed: dict[str, Any] | No
     all_train = AttributeImageDataset(root, "train", groups=groups, require_labels=True)
     if not needs_selection(config, root):
         val = AttributeImageDataset(root, "val", groups=groups)
-        return Splits(groups, all_train, all_train, val, None)
+        return Splits(groups, all_train, all_train, val, None, torch.arange(len(all_train)))
     sel = selection_for_run(config, all_train.targets, groups, all_train.paths, resumed)
+    index = torch.arange(len(all_train)) if train_on_all else sel.train
     train = all_train if train_on_all else subset(all_train, sel.train, None, "train")
-    return Splits(groups, all_train, train, subset(all_train, sel.select, None, "selection"), sel)
+    return Splits(groups, all_train, train, subset(all_train, sel.select, None, "selection"), sel, index)
 
 
 def _steps(config: dict[str, Any], dataset: Any, targets: torch.Tensor, groups: AttributeGroups,
@@ -313,10 +315,9 @@ def build_feature_data(config: dict[str, Any], root: Path, runtime: Any, splits:
     device, world, rank = runtime.device, runtime.world_size, runtime.rank
     batch = _per_process_batch(config, world)
     all_train = splits.all_train
-    if splits.selection is not None:
-        train_idx, val_idx = splits.selection.train, splits.selection.select
-    else:  # val is labelled: its centre features are cached too, as a second "dataset"
-        train_idx, val_idx = torch.arange(len(all_train)), None
+    train_idx = splits.train_index  # a refit's: every labelled image, the selection split included
+    # val is labelled: its centre features are cached too, as a second "dataset"
+    val_idx = splits.selection.select if splits.selection is not None else None
     cache_dir = features.cache_dir_of(config)  # shared by every run by default (features.py)
 
     def load() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
