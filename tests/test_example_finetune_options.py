@@ -144,6 +144,13 @@ def test_selection_run_false_gives_the_full_runs_refit_in_its_time_alone(tiny_ro
     assert (tmp_path / "alone" / "selection_split.json").read_text() == (
         tmp_path / "full" / "selection_split.json").read_text()
     assert (tmp_path / "alone" / "prediction.txt").read_text() == (tmp_path / "full" / "prediction.txt").read_text()
+    args = predict.get_args_parser().parse_args(
+        [str(tmp_path / "alone" / "best_score.pt"), "--data-root", str(tiny_root), "--split", "selection",
+         "--out", str(tmp_path / "s.txt"), "--workers", "0"])
+    with pytest.raises(ValueError, match=r"--split selection: expected a checkpoint that did not train on its "
+                       r"selection split, but .*best_score.pt is a refit on all 64 labelled training images"):
+        predict.main(args)
+    assert not (tmp_path / "s.txt").exists()
 
 
 @pytest.mark.parametrize(("changes", "message"), [

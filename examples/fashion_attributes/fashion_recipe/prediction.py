@@ -55,6 +55,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     transform = builders.build_transforms(config, train=False)
     train = AttributeImageDataset(root, "train", groups=groups, check_files=False)
     train_targets = train.targets
+    if args.split == "selection" and "refit" in state:
+        raise ValueError(
+            f"--split selection: expected a checkpoint that did not train on its selection split, but "
+            f"{args.checkpoint} is a refit on all {state['refit']['train_images']} labelled training images "
+            "(config refit: true), so its score there would be a training score; score the selection run's "
+            "best_score_selection.pt instead (absent when selection_run was false)."
+        )
     if args.split == "selection" or "selection" in state:
         if "selection" not in state:
             raise ValueError(f"--split selection: {args.checkpoint} selected on a labelled val split "
