@@ -179,7 +179,7 @@ def test_posthoc_fixed_applies_the_given_tau_with_the_training_priors(tiny_root:
 
 
 def test_selection_run_false_needs_a_selection_split(tiny_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="--selection-run false: expected a selection split"):
+    with pytest.raises(ValueError, match="--selection-run false: expected checkpoints selected on a selection split"):
         run(tiny_root, tmp_path, "--epochs", "1", "--refit", "true", "--selection-run", "false")
 
 

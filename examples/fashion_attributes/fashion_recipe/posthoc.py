@@ -48,6 +48,13 @@ def offset(counts: LabelCounts, groups: AttributeGroups, tau: float | list[float
                          tau=strength)[0]
 
 
+def apply(classifier: Any, counts: LabelCounts, groups: AttributeGroups, tau: float | list[float]) -> torch.Tensor:
+    """Set ``classifier.logit_offset`` to :func:`offset` of ``tau``; return that offset."""
+    adjustment = offset(counts, groups, tau)
+    classifier.logit_offset.copy_(adjustment.to(classifier.logit_offset))
+    return adjustment
+
+
 def tune(eval_model: nn.Module, classifier: Any, loader: Any, runtime: Any, groups: AttributeGroups,
          counts: LabelCounts, mode: str) -> float | list[float]:
     """Choose tau on ``loader`` (``mode``: ``tune`` or ``tune_groups``), set ``classifier.logit_offset``."""
@@ -57,9 +64,8 @@ def tune(eval_model: nn.Module, classifier: Any, loader: Any, runtime: Any, grou
                             priors=class_priors(counts, groups, smoothing=0.5), candidates=TAUS)
     tau: float | list[float] = (tuned.global_value if mode == "tune"
                                 else [round(float(t), 4) for t in tuned.tau])  # type: ignore[union-attr]
-    adjustment = offset(counts, groups, tau)
+    adjustment = apply(classifier, counts, groups, tau)
     before = float(mean_class_accuracy(groups.argmax(logits), targets, groups))
     after = float(mean_class_accuracy(groups.argmax(logits + adjustment), targets, groups))
-    classifier.logit_offset.copy_(adjustment.to(classifier.logit_offset))
     log.info("post-hoc logit adjustment: tau %s (selection score %.4f -> %.4f)", tau, before, after)
     return tau

@@ -90,11 +90,7 @@ def _run(config: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     model, data, counts, criterion, optimizer, scheduler, per_step = _build(
         config, runtime, root, groups, resume.get("selection") if resume is not None else None)
     if config["refit"] and data.selection is None:
-        raise ValueError(
-            "--refit true: expected checkpoints selected on a selection split carved out of the training "
-            f"images (--holdout), but {root} has validation labels (split/val_attr.txt), which select them; "
-            "a refit would train on the same images again. Leave --refit out, or give --holdout 0.2."
-        )
+        raise _no_selection_split("--refit true", root)
     if data.selection is not None and runtime.is_main:
         write_selection(data.selection, data.train_paths, out_dir / "selection_split.json")
     deferred = defer_nonfinite_check(runtime, optimizer, config["nonfinite_check"], per_step_schedule=per_step,
@@ -191,17 +187,23 @@ def _refit_only(config: dict[str, Any], runtime: Runtime, root: Path, groups: At
     """
     splits = pipeline.read_splits(config, root)
     if splits.selection is None:
-        raise ValueError(
-            "--selection-run false: expected a selection split carved out of the training images "
-            f"(--holdout), but {root} has validation labels (split/val_attr.txt), which select; a refit "
-            "would train on the same images again. Leave --selection-run and --refit out, or give --holdout 0.2."
-        )
+        raise _no_selection_split("--selection-run false", root)
     record = splits.selection.to_dict(splits.all_train.paths)
     if runtime.is_main:
         write_selection(splits.selection, splits.all_train.paths, out_dir / "selection_split.json")
     tau = config["posthoc_tau"] if config["posthoc"] == "fixed" else None
     log.info("selection_run false: the refit alone, %d epochs and post-hoc tau %s as given", config["epochs"], tau)
     return _refit(config, runtime, root, groups, record, config["epochs"], tau, out_dir, None)
+
+
+def _no_selection_split(option: str, root: Path) -> ValueError:
+    """The error of a refit asked for on data whose labelled ``val`` selects (nothing carved to refit over)."""
+    return ValueError(
+        f"{option}: expected checkpoints selected on a selection split carved out of the training "
+        f"images (--holdout), but {root} has validation labels (split/val_attr.txt), which select them; "
+        "a refit would train on the same images again. Leave --refit (and --selection-run) out, or give "
+        "--holdout 0.2."
+    )
 
 
 def _build(config: dict[str, Any], runtime: Runtime, root: Path, groups: AttributeGroups,
@@ -268,7 +270,7 @@ def _refit(config: dict[str, Any], runtime: Runtime, root: Path, groups: Attribu
                  train["train_loss"], train["train_score"], history[-1]["seconds"])
     final = ema.module if ema is not None else model
     if tau is not None:
-        final.logit_offset.copy_(posthoc.offset(counts, groups, tau).to(final.logit_offset))
+        posthoc.apply(final, counts, groups, tau)
     runtime.barrier()
     summary = {"epochs": epochs, "train_images": len(data.train_targets), "posthoc_tau": tau,
                "seconds": sum(row["seconds"] for row in history)}
@@ -309,13 +311,13 @@ def _finish(config: dict[str, Any], runtime: Runtime, model: nn.Module, criterio
     best = load_checkpoint(out_dir / "best_score.pt", map_location=runtime.device)
     load_model_state(model, best["model"], f"Checkpoint {out_dir / 'best_score.pt'}")
     eval_model: nn.Module = HeadOnly(model) if data.head_only else model
-    if config["posthoc"] == "fixed":
-        tau = config["posthoc_tau"]
-        model.logit_offset.copy_(posthoc.offset(counts, groups, tau).to(model.logit_offset))
-        log.info("post-hoc logit adjustment: tau %s, as given (posthoc: fixed)", tau)
-    elif config["posthoc"] != "off":
-        tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts, config["posthoc"])
     if config["posthoc"] != "off":
+        if config["posthoc"] == "fixed":
+            tau = config["posthoc_tau"]
+            posthoc.apply(model, counts, groups, tau)
+            log.info("post-hoc logit adjustment: tau %s, as given (posthoc: fixed)", tau)
+        else:
+            tau = posthoc.tune(eval_model, model, data.val_loader, runtime, groups, counts, config["posthoc"])
         best["posthoc_tau"] = tau
         best["model"] = model.state_dict()  # now with its logit offset
         if runtime.is_main:
